@@ -1,0 +1,131 @@
+# Ticketing in C: one non-recursive Makefile.
+#
+#   make run     install what is missing, build, run the app on :8080
+#   make test    the same set-up on throwaway dirs and ports, then every test
+#   make fuzz    libFuzzer harnesses for the parsers (FUZZ_SECONDS each)
+#   make lint    clang-format check and the banned-function grep
+#
+# BUILD=release (default) builds into build/release, BUILD=asan into
+# build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+BUILD ?= release
+O := build/$(BUILD)
+
+PKGS := fcgi libpq json-c libjwt hiredis libctemplate libsodium libcurl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wno-format-nonliteral
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -g $(WARN) -Ilib -MMD -MP $(PKG_CFLAGS)
+CXXFLAGS_COMMON := -std=c++17 -g -Wall -Wextra -Werror -Ilib -MMD -MP $(PKG_CFLAGS)
+
+ifeq ($(BUILD),asan)
+SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+SAN := -O2
+endif
+
+CFLAGS += $(CFLAGS_COMMON) $(SAN)
+CXXFLAGS += $(CXXFLAGS_COMMON) $(SAN)
+LDFLAGS += $(SAN) -pthread
+LDLIBS += $(PKG_LIBS) -lstdc++ -lm
+
+LIB_C := $(sort $(wildcard lib/*/*.c))
+LIB_CC := $(sort $(wildcard lib/*/*.cc))
+LIB_OBJ := $(LIB_C:%.c=$(O)/%.o) $(LIB_CC:%.cc=$(O)/%.o)
+LIB := $(O)/libtx.a
+
+PROGS := $(patsubst cgi-bin/%.c,$(O)/bin/%,$(wildcard cgi-bin/*.c)) \
+	$(patsubst worker/%.c,$(O)/bin/%,$(wildcard worker/*.c))
+
+UNIT_C := $(sort $(wildcard tests/unit/*.c))
+UNIT_OBJ := $(UNIT_C:%.c=$(O)/%.o) $(O)/tests/unit/suites.o
+HTTP_C := $(sort $(wildcard tests/http/*.c))
+HTTP_OBJ := $(HTTP_C:%.c=$(O)/%.o) $(O)/tests/http/suites.o
+TEST_CFLAGS := $(CHECK_CFLAGS)
+
+.PHONY: all build run test test-unit fuzz lint clean deps bench
+all: build
+build: $(PROGS) $(O)/bin/unit-tests $(O)/bin/http-tests
+
+$(O)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(if $(findstring tests/,$<),$(TEST_CFLAGS)) -c $< -o $@
+
+$(O)/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(O)/bin/%: $(O)/cgi-bin/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(O)/bin/%: $(O)/worker/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Each test file defines "Suite *suite_NAME(void)"; the registry is generated
+# so that adding a test file never means editing a shared list.
+$(O)/tests/%/suites.c: $(wildcard tests/*/test_*.c) Makefile
+	@mkdir -p $(@D)
+	@names=$$(grep -ho '^Suite \*suite_[a-z0-9_]*' tests/$*/*.c | sed 's/^Suite \*//'); \
+	{ echo '#include <check.h>'; echo '#include <stddef.h>'; \
+	  for n in $$names; do echo "Suite *$$n(void);"; done; \
+	  echo 'Suite *(*const tx_test_suites[])(void) = {'; \
+	  for n in $$names; do echo "	$$n,"; done; \
+	  echo '	NULL };'; } > $@
+
+$(O)/tests/%/suites.o: $(O)/tests/%/suites.c
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(O)/bin/unit-tests: $(UNIT_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+$(O)/bin/http-tests: $(HTTP_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+# ---- the two commands of README.md -------------------------------------
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@$(MAKE) --no-print-directory BUILD=asan build
+	@scripts/test.sh
+
+# ---- fuzzing (clang + libFuzzer) ----------------------------------------
+
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := lib/core/json.c lib/core/form.c lib/core/cookie.c lib/core/buf.c \
+	lib/core/arena.c lib/core/mem.c
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
+	@mkdir -p $(@D)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -Ilib $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $^ $(PKG_LIBS) -lstdc++ -lm
+fuzz: $(FUZZ_TARGETS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+lint:
+	@scripts/lint.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+.SECONDARY:
