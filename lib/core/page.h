@@ -7,9 +7,11 @@
  * (freed with the arena) and returns the body's, where the handler sets its
  * values. The body dictionary already has:
  *   CSRF          the form token (when p->csrf is set)
- *   ERRORS        section shown when p->nerrors > 0, with one ERROR row
- *                 (MESSAGE) per message; templates render it through
- *                 {{>ERRORS_BOX}} ("Ooops...." and the list).
+ *   ERRORS_BOX    an include of errors.tpl ("Ooops...." and the list):
+ *                 body templates place it with {{>ERRORS_BOX}}. Its own
+ *                 dictionary (include dictionaries inherit nothing) has
+ *                 the ERRORS section, shown when p->nerrors > 0, with one
+ *                 ERROR row (MESSAGE) per message.
  */
 #ifndef TX_PAGE_H
 #define TX_PAGE_H

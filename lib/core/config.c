@@ -1,0 +1,133 @@
+/* config.c: environment variables -> struct tx_config. */
+#include "config.h"
+#include "jwt.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tx_parse_long(const char *s, long min, long max, long *out)
+{
+	if (!s || !*s)
+		return -1;
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : dflt;
+}
+
+struct num_var {
+	const char *name;
+	long dflt, min, max;
+	size_t offset;
+};
+
+static const struct num_var num_vars[] = {
+	{ "EXPIRATION_WINDOW_SECONDS", 900, 1, 86400 * 30,
+	  offsetof(struct tx_config, expiration_window_s) },
+	{ "ACK_WAIT_MS", 5000, 10, 3600 * 1000,
+	  offsetof(struct tx_config, ack_wait_ms) },
+	{ "MAX_DELIVERIES", 10, 1, 1000, offsetof(struct tx_config, max_deliveries) },
+	{ "SESSION_TTL_SECONDS", 604800, 60, 86400 * 365,
+	  offsetof(struct tx_config, session_ttl_s) },
+	{ "MAX_BODY_BYTES", 102400, 1024, 16 << 20,
+	  offsetof(struct tx_config, max_body_bytes) },
+};
+
+static int load_numbers(struct tx_config *c, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(num_vars) / sizeof(num_vars[0]); i++) {
+		const struct num_var *v = &num_vars[i];
+		long *dst = (long *)((char *)c + v->offset);
+		const char *s = getenv(v->name);
+		*dst = v->dflt;
+		if (s && *s && tx_parse_long(s, v->min, v->max, dst) < 0) {
+			snprintf(err, errlen, "%s must be an integer in [%ld, %ld]",
+				 v->name, v->min, v->max);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int load_key(struct tx_config *c, char *err, size_t errlen)
+{
+	const char *key = getenv("JWT_KEY");
+	if (!key || !*key) {
+		snprintf(err, errlen, "JWT_KEY must be defined");
+		return -1;
+	}
+	size_t n = strlen(key);
+	if (n < TX_JWT_MIN_KEY || n >= sizeof(c->jwt_key)) {
+		snprintf(err, errlen, "JWT_KEY must be %d to %zu bytes long",
+			 TX_JWT_MIN_KEY, sizeof(c->jwt_key) - 1);
+		return -1;
+	}
+	memcpy(c->jwt_key, key, n + 1);
+	c->jwt_key_len = n;
+	return 0;
+}
+
+static int load_database_url(struct tx_config *c, const char *service,
+			     char *err, size_t errlen)
+{
+	const char *url = NULL;
+	if (service) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s_DATABASE_URL", service);
+		url = getenv(name);
+	}
+	if (!url || !*url)
+		url = env_or("DATABASE_URL", "dbname=ticketing");
+	if (strlen(url) >= sizeof(c->database_url)) {
+		snprintf(err, errlen, "database URL too long");
+		return -1;
+	}
+	snprintf(c->database_url, sizeof(c->database_url), "%s", url);
+	return 0;
+}
+
+static int load_password_cost(struct tx_config *c, char *err, size_t errlen)
+{
+	const char *cost = env_or("PASSWORD_COST", "owasp");
+	if (strcmp(cost, "min") == 0) {
+		c->pw_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+		c->pw_memlimit = crypto_pwhash_MEMLIMIT_MIN;
+	} else if (strcmp(cost, "owasp") == 0) {
+		c->pw_opslimit = 2; /* OWASP: argon2id m=19 MiB, t=2, p=1 */
+		c->pw_memlimit = 19u << 20;
+	} else {
+		snprintf(err, errlen, "PASSWORD_COST must be min or owasp");
+		return -1;
+	}
+	return 0;
+}
+
+int tx_config_load(struct tx_config *c, const char *service, char *err,
+		   size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379/0");
+	c->redis_prefix = env_or("REDIS_PREFIX", "");
+	c->template_dir = env_or("TEMPLATE_DIR", "templates");
+	c->payment_provider = env_or("PAYMENT_PROVIDER", "test");
+	c->stripe_key = env_or("STRIPE_KEY", "");
+	c->stripe_api_base = env_or("STRIPE_API_BASE", "https://api.stripe.com");
+	c->stripe_publishable_key = env_or("STRIPE_PUBLISHABLE_KEY", "");
+	if (load_key(c, err, errlen) < 0 || load_numbers(c, err, errlen) < 0 ||
+	    load_database_url(c, service, err, errlen) < 0 ||
+	    load_password_cost(c, err, errlen) < 0)
+		return -1;
+	return 0;
+}

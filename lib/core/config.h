@@ -1,0 +1,41 @@
+/* config.h: the process configuration, read once from the environment.
+ *
+ * Variables and defaults are those of DESIGN.md. tx_config_load fails (with
+ * a message in err) when JWT_KEY is missing or shorter than 32 bytes, or
+ * when a number is malformed or out of range; programs refuse to start
+ * then. The struct is immutable after start-up and shared by all threads.
+ */
+#ifndef TX_CONFIG_H
+#define TX_CONFIG_H
+
+#include <stddef.h>
+
+struct tx_config {
+	char jwt_key[512];
+	size_t jwt_key_len;
+	char database_url[1024]; /* <SERVICE>_DATABASE_URL, else DATABASE_URL */
+	const char *redis_url;
+	const char *redis_prefix;
+	const char *template_dir;
+	const char *payment_provider;
+	const char *stripe_key;
+	const char *stripe_api_base;
+	const char *stripe_publishable_key;
+	long expiration_window_s;
+	long ack_wait_ms;
+	long max_deliveries;
+	long session_ttl_s;
+	long max_body_bytes;
+	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
+	size_t pw_memlimit;
+};
+
+/* service: upper-case prefix for the per-service database URL ("AUTH"),
+ * or NULL. */
+int tx_config_load(struct tx_config *c, const char *service, char *err,
+		   size_t errlen);
+
+/* Parse a decimal long in [min, max]; 0 or -1. */
+int tx_parse_long(const char *s, long min, long max, long *out);
+
+#endif

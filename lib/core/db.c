@@ -1,0 +1,289 @@
+/* db.c: per-thread libpq connection with lazy prepared statements,
+ * SQLSTATE mapping and self-healing reconnects; see db.h. */
+#include "db.h"
+#include "arena.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PREPARED 256
+#define RECONNECT_INTERVAL_US 1000000
+
+struct tx_db {
+	PGconn *conn;
+	char conninfo[1024];
+	const struct tx_stmt *prepared[MAX_PREPARED];
+	size_t nprepared;
+	int64_t last_attempt_us;
+	bool in_tx;
+	char sqlstate[8];
+	char constraint[64];
+};
+
+static void quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+struct tx_db *tx_db_new(const char *conninfo)
+{
+	struct tx_db *db = tx_xcalloc(1, sizeof(*db));
+	snprintf(db->conninfo, sizeof(db->conninfo), "%s", conninfo);
+	return db;
+}
+
+static void drop(struct tx_db *db)
+{
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->nprepared = 0;
+	db->in_tx = false;
+}
+
+void tx_db_free(struct tx_db *db)
+{
+	if (!db)
+		return;
+	drop(db);
+	free(db);
+}
+
+static int open_conn(struct tx_db *db, char *err, size_t errlen)
+{
+	static const char *const keys[] = { "dbname", "connect_timeout",
+					    "keepalives_idle", NULL };
+	const char *vals[] = { db->conninfo, "2", "30", NULL };
+	db->last_attempt_us = tx_now_us();
+	db->conn = PQconnectdbParams(keys, vals, 1);
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
+		PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
+		return 0;
+	}
+	snprintf(err, errlen, "connect: %s",
+		 db->conn ? PQerrorMessage(db->conn) : "out of memory");
+	drop(db);
+	return -TX_E_UNAVAILABLE;
+}
+
+int tx_db_connect(struct tx_db *db, char *err, size_t errlen)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	drop(db);
+	return open_conn(db, err, errlen);
+}
+
+/* Up, or one connection attempt per RECONNECT_INTERVAL_US at most. */
+static int ensure(struct tx_db *db, char *err, size_t errlen)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return 0;
+	drop(db);
+	if (tx_now_us() - db->last_attempt_us < RECONNECT_INTERVAL_US) {
+		snprintf(err, errlen, "database unavailable (retrying shortly)");
+		return -TX_E_UNAVAILABLE;
+	}
+	return open_conn(db, err, errlen);
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int map_sqlstate(const char *st)
+{
+	static const char *const bad_request[] = { "23514", "23502", "23503",
+						   "40001", "40P01", "55P03" };
+	if (starts(st, "08") || starts(st, "57P") || strcmp(st, "57014") == 0)
+		return -TX_E_UNAVAILABLE;
+	if (starts(st, "22"))
+		return -TX_E_BAD_REQUEST;
+	if (strcmp(st, "23505") == 0)
+		return -TX_E_CONFLICT;
+	for (size_t i = 0; i < sizeof(bad_request) / sizeof(*bad_request); i++)
+		if (strcmp(st, bad_request[i]) == 0)
+			return -TX_E_BAD_REQUEST;
+	return -TX_E_INTERNAL;
+}
+
+/* Classify a failed result (r may be NULL); fills the error texts. */
+static int failure(struct tx_db *db, PGresult *r, char *err, size_t errlen)
+{
+	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	const char *cn = r ? PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", st ? st : "");
+	snprintf(db->constraint, sizeof(db->constraint), "%s", cn ? cn : "");
+	snprintf(err, errlen, "%s %s", st ? st : "-",
+		 r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
+	bool lost = !r || PQstatus(db->conn) != CONNECTION_OK;
+	if (r)
+		PQclear(r);
+	if (lost) {
+		drop(db);
+		db->last_attempt_us = 0; /* allow an immediate reconnect */
+		return -TX_E_UNAVAILABLE;
+	}
+	return map_sqlstate(st ? st : "");
+}
+
+static bool ok_status(PGresult *r)
+{
+	ExecStatusType s = PQresultStatus(r);
+	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
+}
+
+static int prepare(struct tx_db *db, const struct tx_stmt *st, char *name,
+		   size_t namelen, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < db->nprepared; i++)
+		if (db->prepared[i] == st) {
+			snprintf(name, namelen, "s%zu", i);
+			return 0;
+		}
+	if (db->nprepared == MAX_PREPARED) {
+		snprintf(err, errlen, "too many prepared statements");
+		return -TX_E_INTERNAL;
+	}
+	snprintf(name, namelen, "s%zu", db->nprepared);
+	PGresult *r = PQprepare(db->conn, name, st->sql, st->nparams, NULL);
+	if (!r || !ok_status(r))
+		return failure(db, r, err, errlen);
+	PQclear(r);
+	db->prepared[db->nprepared++] = st;
+	return 0;
+}
+
+static int exec_once(struct tx_db *db, const struct tx_stmt *st,
+		     const char *const *params, PGresult **out, char *err,
+		     size_t errlen)
+{
+	char name[32];
+	int rc = ensure(db, err, errlen);
+	if (rc == 0)
+		rc = prepare(db, st, name, sizeof(name), err, errlen);
+	if (rc < 0)
+		return rc;
+	PGresult *r = PQexecPrepared(db->conn, name, st->nparams, params, NULL,
+				     NULL, 0);
+	if (!r || !ok_status(r))
+		return failure(db, r, err, errlen);
+	*out = r;
+	return 0;
+}
+
+static void clear_result(void *r)
+{
+	PQclear(r);
+}
+
+int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
+	       const char *const *params, PGresult **out)
+{
+	struct tx_db *db = ctx->db;
+	PGresult *r = NULL;
+	bool in_tx = db->in_tx;
+	db->sqlstate[0] = db->constraint[0] = '\0';
+	int rc = exec_once(db, st, params, &r, ctx->db_error,
+			   sizeof(ctx->db_error));
+	if (rc == -TX_E_UNAVAILABLE && !in_tx && !db->conn)
+		rc = exec_once(db, st, params, &r, ctx->db_error,
+			       sizeof(ctx->db_error));
+	if (rc < 0)
+		return rc;
+	ctx->db_error[0] = '\0';
+	tx_arena_defer(ctx->arena, clear_result, r);
+	if (out)
+		*out = r;
+	return 0;
+}
+
+int tx_db_one(struct tx_ctx *ctx, const struct tx_stmt *st,
+	      const char *const *params, PGresult **out)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, st, params, &r);
+	if (rc < 0)
+		return rc;
+	if (PQntuples(r) == 0)
+		return -TX_E_NOT_FOUND;
+	if (out)
+		*out = r;
+	return 0;
+}
+
+TX_STMT(SQL_BEGIN, 0, "BEGIN");
+TX_STMT(SQL_COMMIT, 0, "COMMIT");
+
+int tx_db_begin(struct tx_ctx *ctx)
+{
+	int rc = tx_db_exec(ctx, &SQL_BEGIN, NULL, NULL);
+	if (rc == 0)
+		ctx->db->in_tx = true;
+	return rc;
+}
+
+int tx_db_commit(struct tx_ctx *ctx)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_COMMIT, NULL, &r);
+	ctx->db->in_tx = false;
+	if (rc < 0)
+		return rc;
+	/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
+	if (strcmp(PQcmdStatus(r), "COMMIT") != 0) {
+		snprintf(ctx->db_error, sizeof(ctx->db_error), "commit: %s",
+			 PQcmdStatus(r));
+		return -TX_E_INTERNAL;
+	}
+	return 0;
+}
+
+void tx_db_rollback(struct tx_ctx *ctx)
+{
+	struct tx_db *db = ctx->db;
+	if (!db->conn) {
+		db->in_tx = false;
+		return;
+	}
+	if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(db->conn, "ROLLBACK");
+		if (r)
+			PQclear(r);
+	}
+	db->in_tx = false;
+}
+
+const char *tx_db_sqlstate(const struct tx_db *db)
+{
+	return db->sqlstate;
+}
+
+const char *tx_db_constraint(const struct tx_db *db)
+{
+	return db->constraint;
+}
+
+int tx_db_exec_script(struct tx_db *db, const char *sql)
+{
+	char err[256];
+	if (ensure(db, err, sizeof(err)) < 0) {
+		tx_log("error", "%s", err);
+		return -TX_E_UNAVAILABLE;
+	}
+	PGresult *r = PQexec(db->conn, sql);
+	if (!r || !ok_status(r)) {
+		int rc = failure(db, r, err, sizeof(err));
+		tx_log("error", "script: %s", err);
+		return rc;
+	}
+	PQclear(r);
+	return 0;
+}

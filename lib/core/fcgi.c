@@ -1,0 +1,408 @@
+/* fcgi.c: the only file that knows FastCGI exists.
+ *
+ * tx_main() is the whole life of a service program:
+ *   prog --socket PATH [--threads N] [--socket-group G]
+ *       FastCGI on a unix socket (mode 0660; only nginx's group may
+ *       connect), N threads, each with its own arena, response buffer and
+ *       Postgres connection. libfcgi's accept is serialised by a mutex.
+ *   prog            (started by a web server as CGI, fd 0 not a socket)
+ *       answers exactly one request from the environment and stdin.
+ *   prog            (fd 0 is a listening socket, spawn-fcgi style)
+ *       FastCGI on fd 0.
+ * SIGTERM or SIGINT: stop accepting, let every thread finish the request in
+ * hand, close connections, exit 0. The signals are blocked in all threads
+ * and taken by sigwait() in the main thread, since libfcgi installs its own
+ * handlers that would otherwise swallow them.
+ */
+#include "arena.h"
+#include "config.h"
+#include "db.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "mem.h"
+#include "page.h"
+#include "password.h"
+#include "tmpl.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_THREADS 256
+
+/* Where a request's parameters and body come from, and where it goes. */
+struct io {
+	const char *(*param)(void *src, const char *name);
+	int (*read)(void *src, char *buf, int n);
+	int (*write)(void *src, const char *buf, int n);
+	void *src;
+};
+
+struct worker {
+	pthread_t thread;
+	struct tx_ctx ctx;
+	struct tx_resp resp;
+	struct tx_buf body;
+	unsigned long seq;
+	int index;
+};
+
+static struct tx_config config;
+static int listen_fd = -1;
+static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---- request in --------------------------------------------------------- */
+
+static const char *param_or_empty(const struct io *io, const char *name)
+{
+	const char *v = io->param(io->src, name);
+	return v ? v : "";
+}
+
+static bool is_https(const struct io *io)
+{
+	const char *https = param_or_empty(io, "HTTPS");
+	const char *proto = param_or_empty(io, "HTTP_X_FORWARDED_PROTO");
+	return strcmp(https, "on") == 0 || strcmp(https, "1") == 0 ||
+	       strcmp(proto, "https") == 0;
+}
+
+static void req_from_params(struct tx_req *req, const struct io *io,
+			    struct worker *w)
+{
+	memset(req, 0, sizeof(*req));
+	req->method_name = param_or_empty(io, "REQUEST_METHOD");
+	req->method = tx_method_parse(req->method_name);
+	req->path = param_or_empty(io, "DOCUMENT_URI");
+	if (!*req->path)
+		req->path = param_or_empty(io, "SCRIPT_NAME");
+	if (!*req->path)
+		req->path = "/";
+	req->query = param_or_empty(io, "QUERY_STRING");
+	req->content_type = param_or_empty(io, "CONTENT_TYPE");
+	req->cookies = param_or_empty(io, "HTTP_COOKIE");
+	req->remote_addr = param_or_empty(io, "REMOTE_ADDR");
+	req->https = is_https(io);
+	req->request_id = io->param(io->src, "REQUEST_ID");
+	if (!req->request_id || !*req->request_id)
+		req->request_id = tx_arena_printf(w->ctx.arena, "%d-%d-%lu",
+						  (int)getpid(), w->index, w->seq);
+}
+
+/* The body, bounded by MAX_BODY_BYTES. 0, or a negative error. */
+static int read_body(struct tx_req *req, const struct io *io, struct worker *w)
+{
+	const char *cl = param_or_empty(io, "CONTENT_LENGTH");
+	long n = 0;
+	if (*cl && tx_parse_long(cl, 0, 1L << 40, &n) < 0)
+		return -TX_E_BAD_REQUEST;
+	if (n > config.max_body_bytes)
+		return -TX_E_TOO_LARGE;
+	tx_buf_reset(&w->body);
+	char chunk[8192];
+	while ((long)w->body.len < n) {
+		long want = n - (long)w->body.len;
+		int got = io->read(io->src, chunk,
+				   want < (long)sizeof(chunk) ? (int)want : (int)sizeof(chunk));
+		if (got <= 0)
+			return -TX_E_BAD_REQUEST; /* the client sent less than it said */
+		if (tx_buf_add(&w->body, chunk, (size_t)got) < 0)
+			return -TX_E_TOO_LARGE;
+	}
+	req->body = w->body.buf;
+	req->body_len = w->body.len;
+	return 0;
+}
+
+/* ---- response out ------------------------------------------------------- */
+
+static const char *reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 413: return "Payload Too Large";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "Unknown";
+	}
+}
+
+static void write_resp(const struct io *io, const struct tx_resp *r)
+{
+	char head[4096];
+	bool nobody = r->status == 204 || r->status == 304;
+	int n = snprintf(head, sizeof(head), "Status: %d %s\r\n", r->status,
+			 reason(r->status));
+	if (!nobody && r->content_type)
+		n += snprintf(head + n, sizeof(head) - (size_t)n,
+			      "Content-Type: %s\r\n", r->content_type);
+	for (size_t i = 0; i < r->nheaders && n < (int)sizeof(head); i++)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\r\n",
+			      r->headers[i]);
+	if (n < (int)sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n,
+			      "Content-Length: %zu\r\n\r\n", nobody ? 0 : r->body.len);
+	if (n >= (int)sizeof(head)) {
+		static const char fallback[] = "Status: 500 Internal Server Error\r\n\r\n";
+		io->write(io->src, fallback, (int)sizeof(fallback) - 1);
+		return;
+	}
+	io->write(io->src, head, n);
+	if (!nobody && r->body.len)
+		io->write(io->src, r->body.buf, (int)r->body.len);
+}
+
+/* One request, start to finish, whatever the transport. */
+static void serve_one(struct worker *w, const struct io *io)
+{
+	int64_t start = tx_now_us();
+	struct tx_req req;
+	w->seq++;
+	req_from_params(&req, io, w);
+	int rc = read_body(&req, io, w);
+	if (rc < 0) {
+		w->ctx.request_id = req.request_id;
+		w->ctx.db_error[0] = '\0';
+		tx_resp_reset(&w->resp);
+		tx_resp_error_message(&w->resp, tx_err_status(rc), tx_err_message(rc));
+	} else {
+		tx_http_handle(&req, &w->ctx, &w->resp);
+	}
+	tx_db_rollback(&w->ctx); /* a handler that bailed mid-transaction */
+	write_resp(io, &w->resp);
+	tx_log_request(&w->ctx, &req, &w->resp, tx_now_us() - start);
+	tx_arena_reset(w->ctx.arena);
+	if (w->body.alloc > (size_t)64 << 10)
+		tx_buf_release(&w->body); /* don't keep a rare large body around */
+}
+
+/* ---- workers ------------------------------------------------------------ */
+
+static void worker_init(struct worker *w, const struct tx_service *svc, int index)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->ctx.cfg = &config;
+	w->ctx.svc = svc;
+	w->ctx.arena = tx_arena_new(64 << 10);
+	w->ctx.db = tx_db_new(config.database_url);
+	tx_buf_init(&w->resp.body, 4u << 20);
+	tx_buf_init(&w->body, (size_t)config.max_body_bytes);
+}
+
+static void worker_release(struct worker *w)
+{
+	tx_db_free(w->ctx.db);
+	tx_arena_free(w->ctx.arena);
+	tx_buf_release(&w->resp.body);
+	tx_buf_release(&w->body);
+}
+
+static const char *fcgi_param(void *src, const char *name)
+{
+	return FCGX_GetParam(name, ((FCGX_Request *)src)->envp);
+}
+
+static int fcgi_read(void *src, char *buf, int n)
+{
+	return FCGX_GetStr(buf, n, ((FCGX_Request *)src)->in);
+}
+
+static int fcgi_write(void *src, const char *buf, int n)
+{
+	return FCGX_PutStr(buf, n, ((FCGX_Request *)src)->out);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	FCGX_Request rq;
+	if (FCGX_InitRequest(&rq, listen_fd, 0) != 0)
+		return NULL;
+	struct io io = { fcgi_param, fcgi_read, fcgi_write, &rq };
+	for (;;) {
+		pthread_mutex_lock(&accept_lock);
+		int rc = FCGX_Accept_r(&rq);
+		pthread_mutex_unlock(&accept_lock);
+		if (rc < 0)
+			break;
+		serve_one(w, &io);
+		FCGX_Finish_r(&rq);
+	}
+	FCGX_Free(&rq, 1);
+	return NULL;
+}
+
+static int open_socket(const char *path, const char *group)
+{
+	unlink(path); /* a stale socket from a killed run */
+	mode_t old = umask(0117);
+	int fd = FCGX_OpenSocket(path, 1024);
+	umask(old);
+	if (fd < 0)
+		return -1;
+	if (group) {
+		struct group *g = getgrnam(group);
+		if (!g || chown(path, (uid_t)-1, g->gr_gid) < 0) {
+			tx_log("error", "cannot give socket to group %s", group);
+			return -1;
+		}
+	}
+	return chmod(path, 0660) < 0 ? -1 : fd;
+}
+
+static int serve_fcgi(const struct tx_service *svc, int nthreads)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	struct worker *workers = tx_xcalloc((size_t)nthreads, sizeof(*workers));
+	int started = 0;
+	for (; started < nthreads; started++) {
+		worker_init(&workers[started], svc, started);
+		if (pthread_create(&workers[started].thread, NULL, worker_main,
+				   &workers[started]) != 0) {
+			worker_release(&workers[started]);
+			break;
+		}
+	}
+	tx_log("info", "serving with %d threads", started);
+	int sig = 0;
+	if (started > 0)
+		sigwait(&set, &sig);
+	tx_log("info", "signal %d: finishing requests in hand", sig);
+	FCGX_ShutdownPending();
+	shutdown(listen_fd, SHUT_RDWR);
+	for (int i = 0; i < started; i++) {
+		pthread_join(workers[i].thread, NULL);
+		worker_release(&workers[i]);
+	}
+	free(workers);
+	close(listen_fd);
+	tx_log("info", "stopped");
+	return started > 0 ? 0 : 1;
+}
+
+/* ---- plain CGI ---------------------------------------------------------- */
+
+static const char *cgi_param(void *src, const char *name)
+{
+	(void)src;
+	return getenv(name);
+}
+
+static int cgi_read(void *src, char *buf, int n)
+{
+	(void)src;
+	size_t got = fread(buf, 1, (size_t)n, stdin);
+	return (int)got;
+}
+
+static int cgi_write(void *src, const char *buf, int n)
+{
+	(void)src;
+	return (int)fwrite(buf, 1, (size_t)n, stdout);
+}
+
+static int serve_cgi(const struct tx_service *svc)
+{
+	struct worker w;
+	worker_init(&w, svc, 0);
+	struct io io = { cgi_param, cgi_read, cgi_write, NULL };
+	serve_one(&w, &io);
+	fflush(stdout);
+	worker_release(&w);
+	return 0;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+struct args {
+	const char *socket;
+	const char *group;
+	long threads;
+};
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	a->socket = NULL;
+	a->group = NULL;
+	a->threads = 8;
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(argv[i], "--socket") == 0 && v)
+			a->socket = v;
+		else if (strcmp(argv[i], "--socket-group") == 0 && v)
+			a->group = v;
+		else if (strcmp(argv[i], "--threads") == 0 && v) {
+			if (tx_parse_long(v, 1, MAX_THREADS, &a->threads) < 0)
+				return -1;
+		} else
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+static int start_up(const struct tx_service *svc)
+{
+	char err[256];
+	if (tx_config_load(&config, svc->env_prefix, err, sizeof(err)) < 0) {
+		tx_log("error", "configuration: %s", err);
+		return -1;
+	}
+	if (tx_password_init() < 0 || tmpl_set_root(config.template_dir) < 0 ||
+	    tmpl_preload(tx_page_templates, tx_page_ntemplates) < 0) {
+		tx_log("error", "start-up failed (libsodium or templates in %s)",
+		       config.template_dir);
+		return -1;
+	}
+	return 0;
+}
+
+int tx_main(int argc, char **argv, const struct tx_service *svc)
+{
+	struct args a;
+	tx_log_set_service(svc->name);
+	if (parse_args(argc, argv, &a) < 0) {
+		fprintf(stderr, "usage: %s [--socket PATH] [--threads N] "
+				"[--socket-group GROUP]\n", argv[0]);
+		return 2;
+	}
+	if (start_up(svc) < 0)
+		return 1;
+	if (FCGX_Init() != 0)
+		return 1;
+	if (a.socket) {
+		listen_fd = open_socket(a.socket, a.group);
+		if (listen_fd < 0) {
+			tx_log("error", "cannot listen on %s: %s", a.socket, strerror(errno));
+			return 1;
+		}
+		return serve_fcgi(svc, (int)a.threads);
+	}
+	if (FCGX_IsCGI())
+		return serve_cgi(svc);
+	listen_fd = 0;
+	return serve_fcgi(svc, (int)a.threads);
+}

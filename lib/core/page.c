@@ -1,0 +1,71 @@
+/* page.c: a page is layout.tpl with the page's own template as {{>BODY}}.
+ *
+ * ctemplate include dictionaries do not inherit their parent's values, so
+ * each value goes on the dictionary of the template that shows it: the
+ * header's on the layout, CSRF on the body, the error rows on the
+ * ERRORS_BOX include that tx_page_begin adds to the body. Only the layout
+ * is a top-level dictionary; it owns the others and the arena frees it.
+ */
+#include "page.h"
+
+#include "arena.h"
+#include "tmpl.h"
+
+#define LAYOUT_TPL "layout.tpl"
+#define ERRORS_TPL "errors.tpl"
+
+const char *const tx_page_templates[] = {
+	LAYOUT_TPL,   ERRORS_TPL,  "index.tpl",     "signup.tpl",
+	"signin.tpl", "signout.tpl", "not_found.tpl", "error.tpl",
+};
+const size_t tx_page_ntemplates =
+	sizeof(tx_page_templates) / sizeof(tx_page_templates[0]);
+
+static void dict_free(void *d)
+{
+	tmpl_dict_free(d);
+}
+
+static void set_header(struct tmpl_dict *layout, const struct tx_page *p)
+{
+	tmpl_set(layout, "TITLE", p->title ? p->title : "");
+	if (p->user)
+		tmpl_show_section(layout, "SIGNED_IN");
+	else
+		tmpl_show_section(layout, "SIGNED_OUT");
+}
+
+static void set_errors(struct tmpl_dict *body, const struct tx_page *p)
+{
+	struct tmpl_dict *box =
+		tmpl_add_include(body, "ERRORS_BOX", ERRORS_TPL);
+	if (p->nerrors == 0)
+		return;
+	struct tmpl_dict *errors = tmpl_add_section(box, "ERRORS");
+	for (size_t i = 0; i < p->nerrors; i++) {
+		struct tmpl_dict *row = tmpl_add_section(errors, "ERROR");
+		tmpl_set(row, "MESSAGE", p->errors[i]);
+	}
+}
+
+struct tmpl_dict *tx_page_begin(struct tx_arena *a, const char *body_tpl,
+				const struct tx_page *p,
+				struct tmpl_dict **layout)
+{
+	struct tmpl_dict *l = tmpl_dict_new("layout");
+	*layout = l;
+	if (!l)
+		return NULL;
+	tx_arena_defer(a, dict_free, l);
+	set_header(l, p);
+	struct tmpl_dict *body = tmpl_add_include(l, "BODY", body_tpl);
+	if (p->csrf)
+		tmpl_set(body, "CSRF", p->csrf);
+	set_errors(body, p);
+	return body;
+}
+
+int tx_page_render(struct tmpl_dict *layout, struct tx_buf *out)
+{
+	return tmpl_render(LAYOUT_TPL, layout, out);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# deps.sh: install the Debian packages the app needs, when missing.
+# As root it runs apt-get; otherwise it prints the exact command to run.
+set -euo pipefail
+pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
+	libjwt-dev libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
+	libcurl4-openssl-dev postgresql redis-server nginx clang libclang-rt-14-dev
+	curl ca-certificates)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing Debian packages; install them with:" >&2
+	echo "  sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# stack.sh up|down|nginx-reload: start or stop the whole app from one data
+# directory: a Postgres cluster, Redis, the FastCGI programs (each under a
+# small restart loop) and nginx. Every process is stopped by the PID it
+# recorded, never by name.
+#
+# Environment (scripts/run.sh and scripts/test.sh set these):
+#   DATA        data directory (Postgres cluster, Redis AOF, logs, sockets)
+#   BIN         directory of the built programs
+#   PORT        nginx port;  REDIS_PORT, PG_PORT: ports of the data servers
+#   MODE        run (durable: fsync, synchronous_commit) or test (fast)
+#   THREADS     FastCGI threads per program (default 8)
+# Writes $DATA/env: the variables a client of this stack needs.
+set -euo pipefail
+cmd=${1:?usage: stack.sh up|down|nginx-reload}
+: "${DATA:?}" "${BIN:?}" "${PORT:?}" "${REDIS_PORT:?}" "${PG_PORT:?}"
+MODE=${MODE:-run}
+THREADS=${THREADS:-8}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+RUN=$DATA/run
+SERVICES="auth tickets orders payments"
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+
+if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; NGINX_USER="user www-data;"; GROUP=www-data
+else AS_PG=""; NGINX_USER=""; GROUP=""; fi
+
+say() { echo "stack: $*"; }
+gone() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+wait_for() { # what, test command...
+	local what=$1 i=0; shift
+	until "$@" >/dev/null 2>&1; do
+		sleep 0.05; i=$((i + 1))
+		[ $i -lt 400 ] || { say "$what did not come up; see $DATA/log"; return 1; }
+	done
+}
+stop_pid() { # name pidfile signal
+	[ -s "$2" ] || return 0
+	local p i=0; p=$(cat "$2")
+	kill "-$3" "$p" 2>/dev/null || true
+	while ! gone "$p" && [ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done
+	gone "$p" || { say "$1 ($p) ignored SIG$3; killing"; kill -KILL "$p" 2>/dev/null || true; }
+	rm -f "$2"
+}
+
+# ---- Postgres -------------------------------------------------------------
+pg_up() {
+	mkdir -p "$DATA/pg"
+	[ -n "$AS_PG" ] && chown postgres:postgres "$DATA/pg"
+	if [ ! -s "$DATA/pg/data/PG_VERSION" ]; then
+		$AS_PG "$PGBIN/initdb" -D "$DATA/pg/data" -U postgres -A trust -E UTF8 \
+			--locale=C.UTF-8 >"$DATA/log/initdb.log" 2>&1
+	fi
+	local opts="-k $DATA/pg -p $PG_PORT -c listen_addresses= -c max_connections=200"
+	[ "$MODE" = test ] && opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	$AS_PG "$PGBIN/pg_ctl" -D "$DATA/pg/data" -l "$DATA/pg/server.log" -w -t 60 \
+		-o "$opts" start >/dev/null
+	head -1 "$DATA/pg/data/postmaster.pid" >"$RUN/postgres.pid"
+	local su="host=$DATA/pg port=$PG_PORT user=postgres"
+	psql "$su dbname=postgres" -Xqtc "SELECT 1 FROM pg_database WHERE datname='ticketing'" |
+		grep -q 1 || psql "$su dbname=postgres" -Xqc "CREATE DATABASE ticketing" >/dev/null
+	"$ROOT/scripts/migrate.sh" "$su dbname=ticketing"
+}
+
+# ---- Redis ----------------------------------------------------------------
+redis_up() {
+	mkdir -p "$DATA/redis"
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" \
+		--appendonly yes --appendfsync always --save '' --daemonize yes \
+		--pidfile "$RUN/redis.pid" --logfile "$DATA/log/redis.log" >/dev/null
+	wait_for redis redis-cli -p "$REDIS_PORT" ping
+}
+
+# ---- the FastCGI programs, each in a restart loop --------------------------
+supervise() { # name command...
+	local name=$1; shift
+	(
+		trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT
+		while :; do
+			"$@" </dev/null >>"$DATA/log/$name.log" 2>&1 &
+			child=$!
+			wait $child && exit 0
+			echo "supervisor: $name exited ($?), restarting" >>"$DATA/log/$name.log"
+			sleep 0.5
+		done
+	) &
+	echo $! >"$RUN/$name.pid"
+}
+
+services_up() {
+	local s
+	for s in $SERVICES; do
+		[ -x "$BIN/$s" ] || continue
+		supervise "$s" "$BIN/$s" --socket "$RUN/$s.sock" --threads "$THREADS" \
+			${GROUP:+--socket-group "$GROUP"}
+	done
+	for s in $SERVICES; do
+		[ -x "$BIN/$s" ] || continue
+		wait_for "$s" test -S "$RUN/$s.sock"
+	done
+}
+
+# ---- nginx ------------------------------------------------------------------
+nginx_conf() {
+	mkdir -p "$RUN/nginx"
+	local rate=${AUTH_RATE_LIMIT:-10}
+	if [ "$rate" -gt 0 ]; then
+		echo "limit_req_zone \$binary_remote_addr zone=auth:1m rate=${rate}r/s;" >"$RUN/nginx/limit-zone.conf"
+		echo "limit_req zone=auth burst=$((rate * 5)) nodelay;" >"$RUN/nginx/limit.conf"
+	else
+		: >"$RUN/nginx/limit-zone.conf"; : >"$RUN/nginx/limit.conf"
+	fi
+	sed -e "s|@RUN@|$RUN|g" "$ROOT/nginx/fastcgi.conf.in" >"$RUN/nginx/fastcgi.conf"
+	sed -e "s|@RUN@|$RUN|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@LOG@|$DATA/log|g" \
+		-e "s|@MAX_BODY@|${MAX_BODY_BYTES:-102400}|g" -e "s|@USER_LINE@|$NGINX_USER|" \
+		"$ROOT/nginx/nginx.conf.in" >"$RUN/nginx/nginx.conf"
+}
+
+nginx_up() {
+	nginx_conf
+	nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$DATA/log/nginx-error.log"
+	wait_for nginx test -s "$RUN/nginx.pid"
+}
+
+write_env() {
+	local pg="host=$DATA/pg port=$PG_PORT dbname=ticketing"
+	cat >"$DATA/env" <<ENV
+export BASE_URL=http://127.0.0.1:$PORT
+export DATABASE_URL="$pg user=postgres"
+export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+ENV
+}
+
+case $cmd in
+up)
+	mkdir -p "$DATA/log" "$RUN"
+	chmod 0755 "$DATA" "$RUN"
+	rm -f "$RUN"/*.sock
+	export AUTH_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=auth"
+	export TICKETS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=tickets"
+	export ORDERS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=orders"
+	export PAYMENTS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=payments"
+	export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+	export TEMPLATE_DIR="$ROOT/templates"
+	pg_up
+	redis_up
+	services_up
+	nginx_up
+	write_env
+	;;
+down)
+	stop_pid nginx "$RUN/nginx.pid" QUIT
+	for s in $SERVICES; do stop_pid "$s" "$RUN/$s.pid" TERM; done
+	stop_pid redis "$RUN/redis.pid" TERM
+	stop_pid postgres "$RUN/postgres.pid" INT
+	;;
+nginx-reload)
+	nginx_conf
+	nginx -p "$RUN/nginx" -c "$RUN/nginx/nginx.conf" -e "$DATA/log/nginx-error.log" -s reload
+	;;
+*) echo "usage: stack.sh up|down|nginx-reload" >&2; exit 2 ;;
+esac

@@ -1,0 +1,52 @@
+// app.js: the few behaviours the server-rendered pages need; no framework.
+// Loaded with defer from layout.tpl, so the DOM is ready when this runs.
+(function () {
+	'use strict';
+
+	// The sign-out page posts its form at once when JavaScript is on.
+	var signout = document.getElementById('signout-form');
+	if (signout) {
+		signout.submit();
+	}
+
+	// Price inputs: "5" -> "5.00", "3.456" -> "3.46"; anything else is kept.
+	document.querySelectorAll('input[data-money]').forEach(function (input) {
+		input.addEventListener('blur', function () {
+			var value = parseFloat(input.value);
+			if (!isNaN(value)) {
+				input.value = value.toFixed(2);
+			}
+		});
+	});
+
+	// Order countdown. data-now is the server's clock in ms, so a wrong
+	// client clock does not change the time left.
+	document.querySelectorAll('[data-expires-at]').forEach(function (el) {
+		var expiresAt = Date.parse(el.getAttribute('data-expires-at'));
+		var serverNow = Number(el.getAttribute('data-now'));
+		var offset = isNaN(serverNow) ? 0 : serverNow - Date.now();
+		var root = el.closest('[data-countdown-root]') || el;
+		var timer = null;
+
+		// Returns false once there is nothing left to count.
+		function tick() {
+			var left = Math.round((expiresAt - (Date.now() + offset)) / 1000);
+			if (isNaN(left)) {
+				return false;
+			}
+			if (left < 0) {
+				if (timer !== null) {
+					clearInterval(timer);
+				}
+				root.textContent = 'Order Expired';
+				return false;
+			}
+			el.textContent = 'Time left to pay: ' + left + ' seconds';
+			return true;
+		}
+
+		if (tick()) {
+			timer = setInterval(tick, 1000);
+		}
+	});
+})();
