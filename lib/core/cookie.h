@@ -10,7 +10,10 @@
  * of Node's cookie-session: "name=value; path=/; samesite=lax; httponly"
  * (+ "; secure"). With clear=true it writes the deletion form
  * "name=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
- * (+ "; secure"), exactly as the original app's tests expect.
+ * (+ "; secure"), exactly as the original app's tests expect. It returns
+ * NULL (writes nothing) when the name is empty, holds '=' or fails
+ * tx_cookie_value_ok, or, unless clearing, the value fails it: no header
+ * injection through a value. o may be NULL (all flags false).
  */
 #ifndef TX_COOKIE_H
 #define TX_COOKIE_H
