@@ -76,13 +76,13 @@ supervise() { # name command...
 	(
 		trap 'kill -TERM $child 2>/dev/null; wait $child; exit 0' TERM INT
 		while :; do
-			"$@" </dev/null >>"$DATA/log/$name.log" 2>&1 &
+			"$@" &
 			child=$!
 			wait $child && exit 0
-			echo "supervisor: $name exited ($?), restarting" >>"$DATA/log/$name.log"
+			echo "supervisor: $name exited ($?), restarting"
 			sleep 0.5
 		done
-	) &
+	) </dev/null >>"$DATA/log/$name.log" 2>&1 &
 	echo $! >"$RUN/$name.pid"
 }
 

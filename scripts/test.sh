@@ -73,11 +73,20 @@ export TEST_REDIS_URL=$REDIS_URL
 
 run_suite unit-release build/release/bin/unit-tests
 run_suite unit-asan build/asan/bin/unit-tests
-run_suite http build/asan/bin/http-tests
+run_suite http env CK_EXCLUDE_TAGS=ratelimit build/asan/bin/http-tests
+
+# Plain CGI: the same binary without a socket answers one request.
+cgi_out=$(REQUEST_METHOD=GET DOCUMENT_URI=/api/users/currentuser \
+	AUTH_DATABASE_URL="$DATABASE_URL" TEMPLATE_DIR="$ROOT/templates" build/asan/bin/auth </dev/null 2>>"$DATA/log/cgi.log")
+if grep -q '^Status: 200 OK' <<<"$cgi_out" && grep -q '{"currentUser":null}' <<<"$cgi_out"; then
+	echo "cgi: ok" >>"$results"; passed=$((passed + 1))
+else
+	echo "cgi: FAILED: $cgi_out" >>"$results"; failed=$((failed + 1))
+fi
 
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
-run_suite http-ratelimit env CK_RUN_SUITE=ratelimit build/release/bin/http-tests
+run_suite http-ratelimit env CK_INCLUDE_TAGS=ratelimit build/release/bin/http-tests
 
 # Stop the programs (they exit cleanly on SIGTERM, so LeakSanitizer runs),
 # then any sanitizer report anywhere is a failure.

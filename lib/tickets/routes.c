@@ -2,7 +2,15 @@
 #include "tickets/tickets.h"
 
 static const struct tx_route routes[] = {
+	{ TX_POST, "/api/tickets", tickets_api_create, TX_R_JSON | TX_R_AUTH },
+	{ TX_GET, "/api/tickets", tickets_api_list, TX_R_JSON },
+	{ TX_GET, "/api/tickets/:id", tickets_api_show, TX_R_JSON },
+	{ TX_PUT, "/api/tickets/:id", tickets_api_update, TX_R_JSON | TX_R_AUTH },
 	{ TX_GET, "/", tickets_page_index, TX_R_HTML },
+	{ TX_GET, "/tickets/new", tickets_page_new, TX_R_HTML | TX_R_AUTH },
+	{ TX_POST, "/tickets/new", tickets_page_new_post,
+	  TX_R_HTML | TX_R_AUTH | TX_R_CSRF },
+	{ TX_GET, "/tickets/:id", tickets_page_show, TX_R_HTML },
 };
 
 const struct tx_service tickets_service = {

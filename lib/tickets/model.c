@@ -1,0 +1,107 @@
+/* model.c: tickets.tickets, and the events its changes write to the
+ * outbox in the same statement (so a write and its event commit together,
+ * in one round trip). */
+#include "tickets/tickets.h"
+#include "core/arena.h"
+#include "core/db.h"
+#include "core/errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICKET_COLS "id, title, price_cents, user_id, order_id, version"
+#define TICKET_COLS_EV "id, version, title, price_cents, user_id, order_id"
+
+TX_STMT(SQL_TICKET_CREATE, 3,
+	"WITH t AS (INSERT INTO tickets.tickets (title, price_cents, user_id) "
+	"VALUES ($1, $2, $3) RETURNING " TICKET_COLS "), "
+	"e AS (INSERT INTO tickets.outbox (subject, data) "
+	"SELECT 'ticket:created', tickets.ticket_event(" TICKET_COLS_EV ") FROM t) "
+	"SELECT " TICKET_COLS " FROM t");
+TX_STMT(SQL_TICKET_UPDATE, 4,
+	"WITH t AS (UPDATE tickets.tickets "
+	"SET title = $2, price_cents = $3, version = version + 1 "
+	"WHERE id = $1 AND version = $4 AND order_id IS NULL "
+	"RETURNING " TICKET_COLS "), "
+	"e AS (INSERT INTO tickets.outbox (subject, data) "
+	"SELECT 'ticket:updated', tickets.ticket_event(" TICKET_COLS_EV ") FROM t) "
+	"SELECT " TICKET_COLS " FROM t");
+TX_STMT(SQL_TICKET_BY_ID, 1,
+	"SELECT " TICKET_COLS " FROM tickets.tickets WHERE id = $1");
+TX_STMT(SQL_TICKETS_UNRESERVED, 0,
+	"SELECT " TICKET_COLS " FROM tickets.tickets "
+	"WHERE order_id IS NULL ORDER BY seq");
+
+static void row(PGresult *r, int i, struct ticket *t)
+{
+	t->id = PQgetvalue(r, i, 0);
+	t->title = PQgetvalue(r, i, 1);
+	t->price_cents = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+	t->user_id = PQgetvalue(r, i, 3);
+	t->order_id = PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4);
+	t->version = strtol(PQgetvalue(r, i, 5), NULL, 10);
+}
+
+int tickets_create(struct tx_ctx *ctx, const char *title, int64_t cents,
+		   const char *user_id, struct ticket *out)
+{
+	char c[24];
+	snprintf(c, sizeof(c), "%lld", (long long)cents);
+	PGresult *r;
+	int rc = tx_db_one(ctx, &SQL_TICKET_CREATE,
+			   (const char *const[]){ title, c, user_id }, &r);
+	if (rc == 0)
+		row(r, 0, out);
+	return rc;
+}
+
+int tickets_get(struct tx_ctx *ctx, const char *id, struct ticket *out)
+{
+	PGresult *r;
+	int rc = tx_db_one(ctx, &SQL_TICKET_BY_ID, (const char *const[]){ id }, &r);
+	if (rc == 0)
+		row(r, 0, out);
+	return rc;
+}
+
+int tickets_update(struct tx_ctx *ctx, const char *id, long version,
+		   const char *title, int64_t cents, struct ticket *out)
+{
+	char c[24], v[24];
+	snprintf(c, sizeof(c), "%lld", (long long)cents);
+	snprintf(v, sizeof(v), "%ld", version);
+	PGresult *r;
+	int rc = tx_db_one(ctx, &SQL_TICKET_UPDATE,
+			   (const char *const[]){ id, title, c, v }, &r);
+	if (rc == -TX_E_NOT_FOUND)
+		return -TX_E_BAD_REQUEST; /* lost the race: the version moved on */
+	if (rc == 0)
+		row(r, 0, out);
+	return rc;
+}
+
+int tickets_list(struct tx_ctx *ctx, struct ticket **out, size_t *n)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_TICKETS_UNRESERVED, NULL, &r);
+	if (rc < 0)
+		return rc;
+	*n = (size_t)PQntuples(r);
+	*out = tx_arena_alloc(ctx->arena, (*n ? *n : 1) * sizeof(**out));
+	for (size_t i = 0; i < *n; i++)
+		row(r, (int)i, &(*out)[i]);
+	return 0;
+}
+
+void ticket_json(struct tx_buf *b, const struct ticket *t)
+{
+	char price[32];
+	ticket_price_format(t->price_cents, price, sizeof(price));
+	tx_buf_addlit(b, "{\"title\":\"");
+	tx_buf_add_json_str(b, t->title);
+	tx_buf_addf(b, "\",\"price\":%s,\"userId\":\"%s\"", price, t->user_id);
+	if (t->order_id)
+		tx_buf_addf(b, ",\"orderId\":\"%s\"", t->order_id);
+	tx_buf_addf(b, ",\"version\":%ld,\"id\":\"%s\"}", t->version, t->id);
+}

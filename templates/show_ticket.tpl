@@ -1,0 +1,12 @@
+{{%AUTOESCAPE context="HTML"}}
+<h1>{{TITLE}}</h1>
+<h4>Price: {{PRICE}}</h4>
+{{#RESERVED}}
+<p class="notice">This ticket is reserved.</p>
+{{/RESERVED}}
+{{>ERRORS_BOX}}
+<form method="post" action="/orders">
+<input type="hidden" name="ticketId" value="{{ID}}">
+<input type="hidden" name="_csrf" value="{{CSRF}}">
+<button type="submit">Purchase</button>
+</form>
