@@ -60,8 +60,8 @@ static int open_conn(struct tx_db *db, char *err, size_t errlen)
 	static const char *const keys[] = { "dbname", "connect_timeout",
 					    "keepalives_idle", NULL };
 	const char *vals[] = { db->conninfo, "2", "30", NULL };
-	db->last_attempt_us = tx_now_us();
 	db->conn = PQconnectdbParams(keys, vals, 1);
+	db->last_attempt_us = tx_now_us(); /* after: an attempt can take 2 s */
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
 		PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
 		return 0;
@@ -131,7 +131,7 @@ static int failure(struct tx_db *db, PGresult *r, char *err, size_t errlen)
 		db->last_attempt_us = 0; /* allow an immediate reconnect */
 		return -TX_E_UNAVAILABLE;
 	}
-	return map_sqlstate(st ? st : "");
+	return map_sqlstate(db->sqlstate); /* st died with PQclear(r) */
 }
 
 static bool ok_status(PGresult *r)
@@ -193,7 +193,8 @@ int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
 	db->sqlstate[0] = db->constraint[0] = '\0';
 	int rc = exec_once(db, st, params, &r, ctx->db_error,
 			   sizeof(ctx->db_error));
-	if (rc == -TX_E_UNAVAILABLE && !in_tx && !db->conn)
+	if (rc == -TX_E_UNAVAILABLE && !in_tx && !db->conn &&
+	    db->last_attempt_us == 0) /* lost (failure()), not refused */
 		rc = exec_once(db, st, params, &r, ctx->db_error,
 			       sizeof(ctx->db_error));
 	if (rc < 0)

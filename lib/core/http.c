@@ -196,7 +196,6 @@ static int error_page(struct tx_ctx *ctx, const struct tx_req *req,
 int tx_resp_error(struct tx_ctx *ctx, const struct tx_req *req,
 		  struct tx_resp *r, unsigned flags, int code)
 {
-	r->nheaders = 0;
 	if (!(flags & TX_R_HTML))
 		return tx_resp_error_message(r, tx_err_status(code), tx_err_message(code));
 	if (tx_err_status(code) == 401)
@@ -353,12 +352,15 @@ void tx_http_handle(struct tx_req *req, struct tx_ctx *ctx,
 		return;
 	}
 	int rc = enforce(rt, req, ctx, resp);
+	size_t keep = resp->nheaders; /* the router's own (the CSRF seed) */
 	if (rc == 0)
 		rc = rt->handler(req, ctx, resp);
-	if (rc < 0)
+	if (rc == 0 && resp->body.toobig)
+		rc = -TX_E_INTERNAL;
+	if (rc < 0) {
+		resp->nheaders = keep; /* nothing a failed handler set survives */
 		tx_resp_error(ctx, req, resp, rt->flags, rc);
-	else if (!resp->content_type)
+	} else if (!resp->content_type) {
 		resp->content_type = (rt->flags & TX_R_HTML) ? HTML_TYPE : JSON_TYPE;
-	if (resp->body.toobig)
-		tx_resp_error(ctx, req, resp, rt->flags, -TX_E_INTERNAL);
+	}
 }
