@@ -6,7 +6,7 @@
 set -euo pipefail
 conn=${1:?usage: migrate.sh CONNINFO}
 here=$(cd "$(dirname "$0")/.." && pwd)
-psql_() { psql "$conn" -X -q -v ON_ERROR_STOP=1 "$@"; }
+psql_() { psql "$conn" -X -q -o /dev/null -v ON_ERROR_STOP=1 "$@"; }
 
 psql_ -c "SET client_min_messages = warning;
 	CREATE TABLE IF NOT EXISTS public.schema_migrations (

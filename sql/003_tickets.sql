@@ -42,3 +42,12 @@ LANGUAGE sql IMMUTABLE AS $$
 	END
 $$;
 ALTER FUNCTION tickets.ticket_event OWNER TO tickets;
+
+-- Cancellations seen, so that an order:created that arrives after its own
+-- order:cancelled (they travel on different streams) does not lock the
+-- ticket for an order that is already gone.
+CREATE TABLE tickets.order_cancellations (
+	order_id    uuid PRIMARY KEY,
+	recorded_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE tickets.order_cancellations OWNER TO tickets;

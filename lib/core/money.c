@@ -1,5 +1,7 @@
-/* price.c: prices: validator.js isFloat({gt: 0}) semantics, whole cents. */
-#include "tickets/tickets.h"
+/* money.c: prices: validator.js isFloat({gt: 0}) semantics, whole cents. */
+#include "money.h"
+
+#include <stdbool.h>
 
 #include <errno.h>
 #include <math.h>
@@ -38,7 +40,7 @@ static bool float_syntax(const char *s)
 	return *p == '\0';
 }
 
-int ticket_price_parse(const char *s, int64_t *cents)
+int tx_price_parse(const char *s, int64_t *cents)
 {
 	if (!s || strlen(s) > 64 || !float_syntax(s))
 		return -1;
@@ -47,13 +49,13 @@ int ticket_price_parse(const char *s, int64_t *cents)
 	if (errno == ERANGE || !isfinite(v) || !(v > 0) || v > 1000000.0)
 		return -1;
 	long long c = llround(v * 100.0);
-	if (c < 1 || c > TICKET_MAX_CENTS)
+	if (c < 1 || c > TX_MAX_CENTS)
 		return -1;
 	*cents = c;
 	return 0;
 }
 
-void ticket_price_format(int64_t cents, char *out, size_t cap)
+void tx_price_format(int64_t cents, char *out, size_t cap)
 {
 	long long whole = cents / 100, frac = cents % 100;
 	if (frac == 0)

@@ -14,7 +14,7 @@ void tickets_validate(const char *title, const char *price,
 {
 	if (!*title)
 		tx_verrs_add(v, "title", MSG_TITLE);
-	if (ticket_price_parse(price, cents) < 0)
+	if (tx_price_parse(price, cents) < 0)
 		tx_verrs_add(v, "price", price_msg);
 }
 

@@ -97,7 +97,7 @@ int tickets_list(struct tx_ctx *ctx, struct ticket **out, size_t *n)
 void ticket_json(struct tx_buf *b, const struct ticket *t)
 {
 	char price[32];
-	ticket_price_format(t->price_cents, price, sizeof(price));
+	tx_price_format(t->price_cents, price, sizeof(price));
 	tx_buf_addlit(b, "{\"title\":\"");
 	tx_buf_add_json_str(b, t->title);
 	tx_buf_addf(b, "\",\"price\":%s,\"userId\":\"%s\"", price, t->user_id);

@@ -19,7 +19,7 @@ int tickets_page_index(const struct tx_req *req, struct tx_ctx *ctx,
 	for (size_t i = 0; i < n; i++) {
 		char price[32];
 		struct tmpl_dict *row = tmpl_add_section(d, "TICKET");
-		ticket_price_format(ts[i].price_cents, price, sizeof(price));
+		tx_price_format(ts[i].price_cents, price, sizeof(price));
 		tmpl_set(row, "TITLE", ts[i].title);
 		tmpl_set(row, "PRICE", price);
 		tmpl_set(row, "ID", ts[i].id);
@@ -77,7 +77,7 @@ int tickets_page_show(const struct tx_req *req, struct tx_ctx *ctx,
 	if (rc < 0)
 		return rc;
 	char price[32];
-	ticket_price_format(t.price_cents, price, sizeof(price));
+	tx_price_format(t.price_cents, price, sizeof(price));
 	struct tmpl_dict *d = tx_html_begin(req, ctx, "show_ticket.tpl", t.title, NULL, 0);
 	tmpl_set(d, "TITLE", t.title);
 	tmpl_set(d, "PRICE", price);

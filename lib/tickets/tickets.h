@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/events.h"
 #include "core/http.h"
+#include "core/money.h"
 
 extern const struct tx_service tickets_service;
 
@@ -26,12 +28,6 @@ struct ticket {
 	long version;
 };
 
-/* price.c */
-#define TICKET_MAX_CENTS 100000000LL
-/* The express-validator isFloat({gt: 0}) rule, bounded: 0 and cents, or -1. */
-int ticket_price_parse(const char *s, int64_t *cents);
-/* Cents as the shortest JavaScript number text: 2000 -> "20", 1050 -> "10.5". */
-void ticket_price_format(int64_t cents, char *out, size_t cap);
 
 /* model.c: each returns 0 or -TX_E_... (404 for no such ticket). */
 int tickets_create(struct tx_ctx *ctx, const char *title, int64_t cents,
@@ -52,5 +48,9 @@ tx_handler tickets_api_create, tickets_api_list, tickets_api_show,
 	tickets_api_update;
 tx_handler tickets_page_index, tickets_page_new, tickets_page_new_post,
 	tickets_page_show;
+
+/* listeners.c */
+extern const struct tx_listener tickets_listeners[];
+extern const size_t tickets_nlisteners;
 
 #endif

@@ -31,7 +31,7 @@ static const struct {
 START_TEST(price_parse_table)
 {
 	int64_t cents = -1;
-	int rc = ticket_price_parse(prices[_i].in, &cents);
+	int rc = tx_price_parse(prices[_i].in, &cents);
 	ck_assert_msg((rc == 0) == prices[_i].ok, "price \"%s\"", prices[_i].in);
 	if (prices[_i].ok)
 		ck_assert_int_eq(cents, prices[_i].cents);
@@ -47,7 +47,7 @@ START_TEST(price_format)
 		  { 1234, "12.34" }, { 100000000, "1000000" }, { 10, "0.1" } };
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char out[32];
-		ticket_price_format(t[i].cents, out, sizeof(out));
+		tx_price_format(t[i].cents, out, sizeof(out));
 		ck_assert_str_eq(out, t[i].text);
 	}
 }

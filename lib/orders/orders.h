@@ -1,0 +1,56 @@
+/* orders.h: the orders service: reservations, the replica of tickets, the
+ * checkout pages, and the listeners that keep orders in step with tickets,
+ * expiry and payments.
+ *
+ * A reservation is an order whose status is created, awaiting:payment or
+ * complete; a partial unique index allows one per ticket, so the database,
+ * not a read-then-write, decides who gets a ticket.
+ */
+#ifndef TX_ORDERS_H
+#define TX_ORDERS_H
+
+#include <stdint.h>
+
+#include "core/events.h"
+#include "core/http.h"
+
+extern const struct tx_service orders_service;
+
+struct order {
+	const char *id;
+	const char *user_id;
+	const char *status;
+	const char *expires_at; /* ISO-8601 with milliseconds */
+	int64_t expires_ms;
+	long version;
+	const char *ticket_id;
+	const char *ticket_title;
+	int64_t ticket_cents;
+	long ticket_version;
+};
+
+/* model.c: 0 or -TX_E_... */
+int orders_create(struct tx_ctx *ctx, const char *user_id, const char *ticket_id,
+		  struct order *out);
+int orders_get(struct tx_ctx *ctx, const char *id, struct order *out);
+int orders_list(struct tx_ctx *ctx, const char *user_id, struct order **out,
+		size_t *n);
+/* Cancel (publishes order:cancelled); a complete order is BAD_REQUEST via
+ * *complete = true; an already cancelled one is left alone. */
+int orders_cancel(struct tx_ctx *ctx, const char *id, struct order *out);
+void order_json(struct tx_buf *b, const struct order *o);
+/* The replica's row, for pages that show a ticket. */
+int orders_ticket(struct tx_ctx *ctx, const char *id, struct order *out);
+
+/* POST /api/orders validation (reference 3.3): two entries for ticketId. */
+void orders_validate(const char *ticket_id, struct tx_verrs *v);
+
+tx_handler orders_api_create, orders_api_list, orders_api_show,
+	orders_api_cancel;
+tx_handler orders_page_create, orders_page_list, orders_page_show;
+
+/* listeners.c */
+extern const struct tx_listener orders_listeners[];
+extern const size_t orders_nlisteners;
+
+#endif
