@@ -6,6 +6,7 @@
 set -euo pipefail
 conn=${1:?usage: migrate.sh CONNINFO}
 here=$(cd "$(dirname "$0")/.." && pwd)
+export PGOPTIONS="${PGOPTIONS:-} -c client_min_messages=warning"
 psql_() { psql "$conn" -X -q -o /dev/null -v ON_ERROR_STOP=1 "$@"; }
 
 psql_ -c "SET client_min_messages = warning;

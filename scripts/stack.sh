@@ -97,6 +97,8 @@ services_up() {
 		[ -x "$BIN/$s" ] || continue
 		wait_for "$s" test -S "$RUN/$s.sock"
 	done
+	# The event runtime (outbox relays, consumer groups), if built.
+	if [ -x "$BIN/worker" ]; then supervise worker "$BIN/worker"; fi
 }
 
 # ---- nginx ------------------------------------------------------------------
@@ -149,6 +151,7 @@ up)
 	;;
 down)
 	stop_pid nginx "$RUN/nginx.pid" QUIT
+	stop_pid worker "$RUN/worker.pid" TERM
 	for s in $SERVICES; do stop_pid "$s" "$RUN/$s.pid" TERM; done
 	stop_pid redis "$RUN/redis.pid" TERM
 	stop_pid postgres "$RUN/postgres.pid" INT

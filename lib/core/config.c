@@ -2,6 +2,7 @@
 #include "config.h"
 #include "jwt.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -43,6 +44,10 @@ static const struct num_var num_vars[] = {
 	  offsetof(struct tx_config, session_ttl_s) },
 	{ "MAX_BODY_BYTES", 102400, 1024, 16 << 20,
 	  offsetof(struct tx_config, max_body_bytes) },
+	{ "OUTBOX_RETENTION_SECONDS", 604800, 0, 86400L * 3650,
+	  offsetof(struct tx_config, outbox_retention_s) },
+	{ "STREAM_RETENTION_SECONDS", 86400, 0, 86400L * 3650,
+	  offsetof(struct tx_config, stream_retention_s) },
 };
 
 static int load_numbers(struct tx_config *c, char *err, size_t errlen)
@@ -117,6 +122,25 @@ static int load_password_cost(struct tx_config *c, char *err, size_t errlen)
 int tx_config_load(struct tx_config *c, const char *service, char *err,
 		   size_t errlen)
 {
+	return tx_config_load_flags(c, service, 0, err, errlen);
+}
+
+int tx_config_schema_db_url(const struct tx_config *c, const char *schema,
+			    char *out, size_t outlen)
+{
+	char name[64];
+	size_t i = 0;
+	for (; schema[i] && i + sizeof("_DATABASE_URL") < sizeof(name); i++)
+		name[i] = (char)toupper((unsigned char)schema[i]);
+	snprintf(name + i, sizeof(name) - i, "_DATABASE_URL");
+	const char *url = env_or(name, c->database_url);
+	int n = snprintf(out, outlen, "%s", url);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int tx_config_load_flags(struct tx_config *c, const char *service,
+			 unsigned flags, char *err, size_t errlen)
+{
 	memset(c, 0, sizeof(*c));
 	c->redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379/0");
 	c->redis_prefix = env_or("REDIS_PREFIX", "");
@@ -125,7 +149,8 @@ int tx_config_load(struct tx_config *c, const char *service, char *err,
 	c->stripe_key = env_or("STRIPE_KEY", "");
 	c->stripe_api_base = env_or("STRIPE_API_BASE", "https://api.stripe.com");
 	c->stripe_publishable_key = env_or("STRIPE_PUBLISHABLE_KEY", "");
-	if (load_key(c, err, errlen) < 0 || load_numbers(c, err, errlen) < 0 ||
+	if (((flags & TX_CONFIG_NO_JWT_KEY) == 0 && load_key(c, err, errlen) < 0) ||
+	    load_numbers(c, err, errlen) < 0 ||
 	    load_database_url(c, service, err, errlen) < 0 ||
 	    load_password_cost(c, err, errlen) < 0)
 		return -1;

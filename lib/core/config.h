@@ -26,6 +26,8 @@ struct tx_config {
 	long max_deliveries;
 	long session_ttl_s;
 	long max_body_bytes;
+	long outbox_retention_s; /* relay: keep published outbox rows */
+	long stream_retention_s; /* consumers: trim acked stream entries */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
 };
@@ -34,6 +36,16 @@ struct tx_config {
  * or NULL. */
 int tx_config_load(struct tx_config *c, const char *service, char *err,
 		   size_t errlen);
+
+/* Flags for tx_config_load_flags. */
+#define TX_CONFIG_NO_JWT_KEY 1u /* the worker signs nothing: JWT_KEY unused */
+int tx_config_load_flags(struct tx_config *c, const char *service,
+			 unsigned flags, char *err, size_t errlen);
+
+/* The database URL for a schema's own role: <SCHEMA>_DATABASE_URL, else
+ * c->database_url. 0, or -1 if it does not fit in out. */
+int tx_config_schema_db_url(const struct tx_config *c, const char *schema,
+			    char *out, size_t outlen);
 
 /* Parse a decimal long in [min, max]; 0 or -1. */
 int tx_parse_long(const char *s, long min, long max, long *out);

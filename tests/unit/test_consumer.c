@@ -1,0 +1,482 @@
+/* test_consumer.c: the consumer runtime against real Postgres and Redis
+ * (TEST_DATABASE_URL, TEST_REDIS_URL: the tests fail without them). Each
+ * test has its own schema (evtest_c<pid>_<n>) and Redis prefix. */
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/consumer.h"
+#include "core/db.h"
+#include "core/errors.h"
+#include "core/events.h"
+#include "core/http.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/redis.h"
+
+#include <check.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct tx_config cfg;
+static char schema[64], prefix[64], effect_sql[256];
+static struct tx_stmt st_effect;
+static PGconn *pg;
+static struct tx_redis *rd; /* no prefix: tests name whole keys */
+static atomic_int calls;
+static int seq;
+
+static void exec_ok(const char *sql)
+{
+	PGresult *r = PQexec(pg, sql);
+	ExecStatusType st = PQresultStatus(r);
+	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
+		      PQerrorMessage(pg));
+	PQclear(r);
+}
+
+static long long q_int(const char *fmt, const char *arg)
+{
+	char sql[512];
+	snprintf(sql, sizeof(sql), fmt, schema, arg);
+	PGresult *r = PQexec(pg, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+	long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static void setup(void)
+{
+	const char *db = getenv("TEST_DATABASE_URL"), *ru = getenv("TEST_REDIS_URL");
+	ck_assert_msg(db && *db, "TEST_DATABASE_URL must be set");
+	ck_assert_msg(ru && *ru, "TEST_REDIS_URL must be set");
+	seq++;
+	snprintf(schema, sizeof(schema), "evtest_c%d_%d", (int)getpid(), seq);
+	snprintf(prefix, sizeof(prefix), "t%d-%d:", (int)getpid(), seq);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.redis_url = ru;
+	cfg.redis_prefix = prefix;
+	snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", db);
+	cfg.ack_wait_ms = 200;
+	cfg.max_deliveries = 3;
+	cfg.outbox_retention_s = 604800;
+	cfg.stream_retention_s = 86400;
+	pg = PQconnectdb(db);
+	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+	char sql[512];
+	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
+		 "DROP SCHEMA IF EXISTS %s CASCADE; "
+		 "SELECT public.tx_create_event_tables('%s', 'postgres'); "
+		 "CREATE TABLE %s.effects (event_id uuid NOT NULL)",
+		 schema, schema, schema);
+	exec_ok(sql);
+	snprintf(effect_sql, sizeof(effect_sql),
+		 "INSERT INTO %s.effects (event_id) VALUES ($1::uuid)", schema);
+	st_effect = (struct tx_stmt){ "effect", effect_sql, 1 };
+	char err[128];
+	rd = tx_redis_new(ru, "", 5000, err, sizeof(err));
+	ck_assert_msg(rd && tx_redis_connect(rd) == 0, "redis: %s", err);
+	atomic_store(&calls, 0);
+}
+
+static redisReply *rcmd(int argc, const char **argv)
+{
+	redisReply *r = tx_redis_cmd(rd, argc, argv, NULL);
+	ck_assert_msg(r != NULL, "redis: %s", tx_redis_error(rd));
+	return r;
+}
+
+static void teardown(void)
+{
+	char sql[256], pat[80];
+	if (!pg || !rd)
+		return; /* setup failed */
+	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
+	PQclear(PQexec(pg, sql));
+	PQfinish(pg);
+	pg = NULL;
+	snprintf(pat, sizeof(pat), "%s*", prefix);
+	const char *keys[] = { "KEYS", pat };
+	redisReply *r = tx_redis_cmd(rd, 2, keys, NULL);
+	for (size_t i = 0; r && i < r->elements; i++) {
+		const char *del[] = { "DEL", r->element[i]->str };
+		freeReplyObject(rcmd(2, del));
+	}
+	if (r)
+		freeReplyObject(r);
+	tx_redis_free(rd);
+	rd = NULL;
+}
+
+static void key(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s%s", prefix, name);
+}
+
+/* XADD an event as the relay would; returns the entry id in out. */
+static void add_event(const char *subject, const char *id, const char *data,
+		      char *out, size_t outlen)
+{
+	char k[128];
+	key(k, sizeof(k), subject);
+	const char *argv[] = { "XADD", k, "*", "id", id, "data", data };
+	redisReply *r = rcmd(id ? 7 : 5, id ? argv : (const char *[]){ "XADD", k, "*", "data", data });
+	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+	if (out)
+		snprintf(out, outlen, "%s", r->str);
+	freeReplyObject(r);
+}
+
+static void new_uuid(char *out, size_t n)
+{
+	PGresult *r = PQexec(pg, "SELECT gen_random_uuid()");
+	snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+static void add_mode(const char *mode, char *id, size_t idlen)
+{
+	char data[64], uuid[40];
+	new_uuid(uuid, sizeof(uuid));
+	snprintf(data, sizeof(data), "{\"mode\":\"%s\"}", mode);
+	add_event("ev:a", uuid, data, NULL, 0);
+	if (id)
+		snprintf(id, idlen, "%s", uuid);
+}
+
+/* Writes an effect; mode "fail" fails, "retry" asks for a retry once,
+ * "never" always asks for a retry. */
+static int handler(struct tx_ctx *ctx, const struct tx_event *ev, char *err,
+		   size_t errlen)
+{
+	int n = atomic_fetch_add(&calls, 1) + 1;
+	const char *mode = tx_json_field_str(ctx->arena, ev->json, "mode", NULL);
+	if (strcmp(mode, "fail") == 0) {
+		snprintf(err, errlen, "boom %d", n);
+		return -TX_E_INTERNAL;
+	}
+	const char *p[] = { ev->id };
+	int rc = tx_db_exec(ctx, &st_effect, p, NULL);
+	if (rc < 0)
+		return rc;
+	if (strcmp(mode, "never") == 0 || (strcmp(mode, "retry") == 0 && n == 1))
+		return TX_EV_RETRY;
+	return 0;
+}
+
+static struct tx_listener listeners[2];
+
+static struct tx_consumer *consumer(void)
+{
+	char err[256];
+	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler };
+	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler };
+	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", listeners, 2, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	return c;
+}
+
+#define POLL_UNTIL(c, cond, ms)                                            \
+	do {                                                               \
+		int64_t end_ = tx_now_us() + (int64_t)(ms) * 1000;         \
+		while (!(cond) && tx_now_us() < end_)                      \
+			tx_consumer_poll((c), 50);                         \
+	} while (0)
+
+static long long effects(void)
+{
+	return q_int("SELECT count(*) FROM %s.effects", "");
+}
+
+static long long pending(const char *subject)
+{
+	char k[128];
+	key(k, sizeof(k), subject);
+	const char *argv[] = { "XPENDING", k, "g1" };
+	redisReply *r = rcmd(3, argv);
+	long long n = r->type == REDIS_REPLY_ARRAY ? r->element[0]->integer : -1;
+	freeReplyObject(r);
+	return n;
+}
+
+static long long xlen(const char *name)
+{
+	char k[128];
+	key(k, sizeof(k), name);
+	const char *argv[] = { "XLEN", k };
+	redisReply *r = rcmd(2, argv);
+	long long n = r->integer;
+	freeReplyObject(r);
+	return n;
+}
+
+START_TEST(applied_once_and_acked)
+{
+	struct tx_consumer *c = consumer();
+	char id[40];
+	add_mode("ok", id, sizeof(id));
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 1, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 1);
+	ck_assert_int_eq(effects(), 1);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.processed_events "
+			       "WHERE event_id = '%s' AND group_name = 'g1'", id), 1);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+START_TEST(duplicate_acked_without_effect)
+{
+	struct tx_consumer *c = consumer();
+	char id[40];
+	new_uuid(id, sizeof(id));
+	add_event("ev:a", id, "{\"mode\":\"ok\"}", NULL, 0);
+	add_event("ev:a", id, "{\"mode\":\"ok\"}", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->duplicates == 1, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 1);
+	ck_assert_int_eq(tx_consumer_stats(c)->duplicates, 1);
+	ck_assert_int_eq(effects(), 1);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+START_TEST(retry_redelivered_after_ack_wait)
+{
+	struct tx_consumer *c = consumer();
+	add_mode("retry", NULL, 0);
+	int64_t start = tx_now_us();
+	POLL_UNTIL(c, tx_consumer_stats(c)->retried == 1, 3000);
+	ck_assert_int_eq(effects(), 0); /* rolled back */
+	ck_assert_int_eq(pending("ev:a"), 1);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 1, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 1);
+	ck_assert_int_ge(tx_now_us() - start, cfg.ack_wait_ms * 1000);
+	ck_assert_int_eq(atomic_load(&calls), 2);
+	ck_assert_int_eq(effects(), 1);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+/* The dead-letter entry's field name, or NULL. */
+static const char *dl_field(const redisReply *entry, const char *name)
+{
+	const redisReply *f = entry->element[1];
+	for (size_t i = 0; i + 1 < f->elements; i += 2)
+		if (strcmp(f->element[i]->str, name) == 0)
+			return f->element[i + 1]->str;
+	return NULL;
+}
+
+static redisReply *dead_letters(void)
+{
+	char k[128];
+	key(k, sizeof(k), "dead-letter");
+	const char *argv[] = { "XRANGE", k, "-", "+" };
+	return rcmd(4, argv);
+}
+
+START_TEST(failing_handler_dead_lettered)
+{
+	struct tx_consumer *c = consumer();
+	char id[40], entry[64], k[128];
+	new_uuid(id, sizeof(id));
+	add_event("ev:a", id, "{\"mode\":\"fail\"}", entry, sizeof(entry));
+	POLL_UNTIL(c, tx_consumer_stats(c)->dead == 1, 5000);
+	ck_assert_int_eq(tx_consumer_stats(c)->dead, 1);
+	ck_assert_int_eq(atomic_load(&calls), 3); /* MAX_DELIVERIES */
+	redisReply *r = dead_letters();
+	ck_assert_int_eq(r->elements, 1);
+	ck_assert_str_eq(dl_field(r->element[0], "subject"), "ev:a");
+	ck_assert_str_eq(dl_field(r->element[0], "group"), "g1");
+	ck_assert_str_eq(dl_field(r->element[0], "id"), id);
+	ck_assert_str_eq(dl_field(r->element[0], "data"), "{\"mode\":\"fail\"}");
+	ck_assert_str_eq(dl_field(r->element[0], "error"), "boom 3");
+	ck_assert_str_eq(dl_field(r->element[0], "entry"), entry);
+	freeReplyObject(r);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	ck_assert_int_eq(effects(), 0);
+	key(k, sizeof(k), "event-errors:g1");
+	const char *hlen[] = { "HLEN", k };
+	r = rcmd(2, hlen);
+	ck_assert_int_eq(r->integer, 0);
+	freeReplyObject(r);
+	tx_consumer_free(c);
+}
+END_TEST
+
+START_TEST(malformed_dead_lettered_at_once)
+{
+	struct tx_consumer *c = consumer();
+	char id[40];
+	new_uuid(id, sizeof(id));
+	add_event("ev:a", id, "{not json", NULL, 0);
+	add_event("ev:b", NULL, "{\"mode\":\"ok\"}", NULL, 0); /* no id */
+	add_event("ev:b", "not-a-uuid", "{\"mode\":\"ok\"}", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->dead == 3, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->dead, 3);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	redisReply *r = dead_letters();
+	ck_assert_int_eq(r->elements, 3);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_ptr_nonnull(strstr(dl_field(r->element[i], "error"), "malformed"));
+	freeReplyObject(r);
+	ck_assert_int_eq(pending("ev:a") + pending("ev:b"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+static void *consume_thread(void *arg)
+{
+	struct tx_consumer *c = arg;
+	int64_t end = tx_now_us() + 15 * 1000000LL;
+	while (atomic_load(&calls) < 200 && tx_now_us() < end)
+		tx_consumer_poll(c, 50);
+	return NULL;
+}
+
+START_TEST(two_consumers_share_a_group)
+{
+	struct tx_consumer *a = consumer(), *b = consumer();
+	ck_assert_str_ne(tx_consumer_name(a), tx_consumer_name(b));
+	tx_consumer_poll(a, 10); /* creates the group */
+	tx_consumer_poll(b, 10);
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, consume_thread, a);
+	pthread_create(&tb, NULL, consume_thread, b);
+	for (int i = 0; i < 200; i++)
+		add_mode("ok", NULL, 0);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	long sa = tx_consumer_stats(a)->applied, sb = tx_consumer_stats(b)->applied;
+	ck_assert_int_eq(sa + sb, 200);
+	ck_assert_int_eq(effects(), 200);
+	ck_assert_int_eq(q_int("SELECT count(DISTINCT event_id) FROM %s.effects", ""), 200);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_log("info", "two consumers: %ld + %ld events", sa, sb);
+	tx_consumer_free(a);
+	tx_consumer_free(b);
+}
+END_TEST
+
+START_TEST(restart_resumes_where_the_group_left_off)
+{
+	struct tx_consumer *c = consumer();
+	for (int i = 0; i < 3; i++)
+		add_mode("ok", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 3, 3000);
+	tx_consumer_free(c);
+	for (int i = 0; i < 2; i++)
+		add_mode("ok", NULL, 0);
+	c = consumer();
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 2, 3000);
+	tx_consumer_poll(c, 300); /* nothing more comes */
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 2);
+	ck_assert_int_eq(tx_consumer_stats(c)->duplicates, 0);
+	ck_assert_int_eq(effects(), 5);
+	tx_consumer_free(c);
+}
+END_TEST
+
+static bool stream_has(const char *subject, const char *entry)
+{
+	char k[128];
+	key(k, sizeof(k), subject);
+	const char *argv[] = { "XRANGE", k, entry, entry };
+	redisReply *r = rcmd(4, argv);
+	bool has = r->elements == 1;
+	freeReplyObject(r);
+	return has;
+}
+
+START_TEST(trim_keeps_pending_entries)
+{
+	cfg.stream_retention_s = 0; /* everything is old enough */
+	cfg.max_deliveries = 1000;
+	struct tx_consumer *c = consumer();
+	char entries[5][64], uuid[40], k[128];
+	const char *modes[] = { "ok", "ok", "never", "ok", "ok" };
+	for (int i = 0; i < 5; i++) {
+		char data[64];
+		new_uuid(uuid, sizeof(uuid));
+		snprintf(data, sizeof(data), "{\"mode\":\"%s\"}", modes[i]);
+		add_event("ev:a", uuid, data, entries[i], sizeof(entries[i]));
+	}
+	key(k, sizeof(k), "ev:a");
+	const char *lag[] = { "XGROUP", "CREATE", k, "lagging", "0" };
+	freeReplyObject(rcmd(5, lag));
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 4, 3000);
+	ck_assert_int_eq(pending("ev:a"), 1);
+	ck_assert_int_eq(tx_consumer_trim(c), 0);
+	ck_assert_int_eq(xlen("ev:a"), 5); /* the lagging group needs them all */
+	const char *destroy[] = { "XGROUP", "DESTROY", k, "lagging" };
+	freeReplyObject(rcmd(4, destroy));
+	ck_assert_int_eq(tx_consumer_trim(c), 0);
+	ck_assert_int_eq(xlen("ev:a"), 3); /* from the pending entry on */
+	ck_assert(stream_has("ev:a", entries[2]));
+	ck_assert(!stream_has("ev:a", entries[1]));
+	cfg.stream_retention_s = 86400;
+	ck_assert_int_eq(tx_consumer_trim(c), 0);
+	ck_assert_int_eq(xlen("ev:a"), 3);
+	tx_consumer_free(c);
+}
+END_TEST
+
+START_TEST(group_recreated_after_redis_lost_it)
+{
+	struct tx_consumer *c = consumer();
+	add_mode("ok", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 1, 3000);
+	char k[128];
+	key(k, sizeof(k), "ev:a");
+	const char *del[] = { "DEL", k };
+	freeReplyObject(rcmd(2, del)); /* a restart without persistence */
+	tx_consumer_poll(c, 10);       /* NOGROUP */
+	add_mode("ok", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 2, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 2);
+	ck_assert_int_eq(effects(), 2);
+	tx_consumer_free(c);
+}
+END_TEST
+
+START_TEST(bad_listener_tables_rejected)
+{
+	char err[256];
+	struct tx_listener bad[] = {
+		{ "ev:a", "g1", "evtest_x; drop", handler },
+	};
+	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", bad, 1, err, sizeof(err)));
+	struct tx_listener mixed[] = {
+		{ "ev:a", "g1", "tickets", handler },
+		{ "ev:b", "g1", "orders", handler },
+	};
+	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", mixed, 2, err, sizeof(err)));
+	ck_assert_ptr_null(tx_consumer_new(&cfg, "nobody", mixed, 2, err, sizeof(err)));
+}
+END_TEST
+
+Suite *suite_consumer(void)
+{
+	Suite *s = suite_create("consumer");
+	TCase *tc = tcase_create("consumer");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, applied_once_and_acked);
+	tcase_add_test(tc, duplicate_acked_without_effect);
+	tcase_add_test(tc, retry_redelivered_after_ack_wait);
+	tcase_add_test(tc, failing_handler_dead_lettered);
+	tcase_add_test(tc, malformed_dead_lettered_at_once);
+	tcase_add_test(tc, two_consumers_share_a_group);
+	tcase_add_test(tc, restart_resumes_where_the_group_left_off);
+	tcase_add_test(tc, trim_keeps_pending_entries);
+	tcase_add_test(tc, group_recreated_after_redis_lost_it);
+	tcase_add_test(tc, bad_listener_tables_rejected);
+	suite_add_tcase(s, tc);
+	return s;
+}
