@@ -129,6 +129,12 @@ write_env() {
 export BASE_URL=http://127.0.0.1:$PORT
 export DATABASE_URL="$pg user=postgres"
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+# What the programs themselves get (to start another worker by hand):
+export AUTH_DATABASE_URL="$pg user=auth"
+export TICKETS_DATABASE_URL="$pg user=tickets"
+export ORDERS_DATABASE_URL="$pg user=orders"
+export PAYMENTS_DATABASE_URL="$pg user=payments"
+export TEMPLATE_DIR="$ROOT/templates"
 ENV
 }
 
