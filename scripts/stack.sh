@@ -17,7 +17,11 @@ cmd=${1:?usage: stack.sh up|down|nginx-reload}
 MODE=${MODE:-run}
 THREADS=${THREADS:-8}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-RUN=$DATA/run
+# Sockets, pid files, nginx's config and a copy of static/ live in a short
+# directory that nginx's workers (www-data when we are root) can always
+# reach, whatever the permissions above the checkout: unix socket paths are
+# limited to 107 bytes, and /root is 0700.
+RUN=${RUN_DIR:-/tmp/tix-$(id -u)-$PORT}
 SERVICES="auth tickets orders payments"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
@@ -45,6 +49,11 @@ stop_pid() { # name pidfile signal
 # ---- Postgres -------------------------------------------------------------
 pg_up() {
 	mkdir -p "$DATA/pg"
+	if [ -n "$AS_PG" ] && ! runuser -u postgres -- test -x "$DATA"; then
+		say "the postgres user cannot reach $DATA (Postgres refuses to run as root);"
+		say "choose a data directory under a world-searchable path: DATA=/srv/tix make run"
+		return 1
+	fi
 	[ -n "$AS_PG" ] && chown postgres:postgres "$DATA/pg"
 	if [ ! -s "$DATA/pg/data/PG_VERSION" ]; then
 		$AS_PG "$PGBIN/initdb" -D "$DATA/pg/data" -U postgres -A trust -E UTF8 \
@@ -111,6 +120,7 @@ nginx_conf() {
 	else
 		: >"$RUN/nginx/limit-zone.conf"; : >"$RUN/nginx/limit.conf"
 	fi
+	rm -rf "$RUN/static" && cp -R "$ROOT/static" "$RUN/static" && chmod -R a+rX "$RUN/static"
 	sed -e "s|@RUN@|$RUN|g" "$ROOT/nginx/fastcgi.conf.in" >"$RUN/nginx/fastcgi.conf"
 	sed -e "s|@RUN@|$RUN|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@LOG@|$DATA/log|g" \
 		-e "s|@MAX_BODY@|${MAX_BODY_BYTES:-102400}|g" -e "s|@USER_LINE@|$NGINX_USER|" \
@@ -161,6 +171,7 @@ down)
 	for s in $SERVICES; do stop_pid "$s" "$RUN/$s.pid" TERM; done
 	stop_pid redis "$RUN/redis.pid" TERM
 	stop_pid postgres "$RUN/postgres.pid" INT
+	rm -rf "$RUN"
 	;;
 nginx-reload)
 	nginx_conf
