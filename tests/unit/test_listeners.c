@@ -1,0 +1,637 @@
+/* test_listeners.c: the tickets and orders listeners against the real
+ * Postgres (reference 9.4, 9.6 and the 9.10/11 fixes), called directly.
+ *
+ * Each test builds a struct tx_event by hand, runs the handler inside a
+ * transaction as the runtime does (commit on 0, roll back otherwise) and
+ * looks at the rows and at the outbox. "ack called" is a return of 0,
+ * "does not call ack" is TX_EV_RETRY, "publish called" is an outbox row
+ * with the subject and payload. The database is shared with the running
+ * stack, so every test uses fresh ids; tickets are made through
+ * tickets_create so that the events the relay forwards stay consistent
+ * with the orders replica.
+ */
+#include <check.h>
+#include <json.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/arena.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/errors.h"
+#include "core/events.h"
+#include "core/http.h"
+#include "core/json.h"
+#include "orders/orders.h"
+#include "tickets/tickets.h"
+
+#define UUID_LEN 37
+
+static struct tx_config cfg;
+static struct tx_ctx ctx;
+static PGconn *pg; /* a second connection, for looking at the results */
+
+static void setup(void)
+{
+	const char *url = getenv("TEST_DATABASE_URL");
+	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.expiration_window_s = 900;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = &cfg;
+	ctx.arena = tx_arena_new(4096);
+	ctx.db = tx_db_new(url);
+	pg = PQconnectdb(url);
+	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
+}
+
+static void teardown(void)
+{
+	PQfinish(pg);
+	pg = NULL;
+	tx_db_free(ctx.db);
+	tx_arena_free(ctx.arena);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static void new_uuid(char out[UUID_LEN])
+{
+	PGresult *r = PQexec(pg, "SELECT gen_random_uuid()");
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+	snprintf(out, UUID_LEN, "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+/* One query with up to 3 text parameters; the result is the caller's. */
+static PGresult *q(const char *sql, const char *a, const char *b, const char *c)
+{
+	const char *p[3] = { a, b, c };
+	int n = c ? 3 : b ? 2 : a ? 1 : 0;
+	PGresult *r = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
+		      PQerrorMessage(pg));
+	return r;
+}
+
+/* The first value of a one-row query, copied into out ("" for NULL). */
+static void q_str(char *out, size_t cap, const char *sql, const char *a,
+		  const char *b, const char *c)
+{
+	PGresult *r = q(sql, a, b, c);
+	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
+	snprintf(out, cap, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+	PQclear(r);
+}
+
+static long q_long(const char *sql, const char *a, const char *b)
+{
+	char v[64];
+	q_str(v, sizeof(v), sql, a, b, NULL);
+	return strtol(v, NULL, 10);
+}
+
+static const struct tx_listener *find(const struct tx_listener *ls, size_t n,
+				      const char *subject)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(ls[i].subject, subject) == 0)
+			return &ls[i];
+	ck_abort_msg("no listener for %s", subject);
+	return NULL;
+}
+
+/* Deliver data as subject to the listener, with event id `id` (a new
+ * random one when NULL), as the runtime does: a transaction, the
+ * handler, commit on 0 and roll back otherwise. Returns the handler's
+ * result. */
+static int deliver_id(const struct tx_listener *l, const char *id, const char *data)
+{
+	char eid[UUID_LEN];
+	if (!id) {
+		new_uuid(eid);
+		id = eid;
+	}
+	struct tx_event ev = { .subject = l->subject, .id = id, .data = data };
+	ck_assert_int_eq(tx_json_parse_object(ctx.arena, data, strlen(data), &ev.json), 0);
+	ck_assert_int_eq(tx_db_begin(&ctx), 0);
+	char err[256] = "";
+	int rc = l->handle(&ctx, &ev, err, sizeof(err));
+	if (rc == 0)
+		ck_assert_int_eq(tx_db_commit(&ctx), 0);
+	else
+		tx_db_rollback(&ctx);
+	tx_arena_reset(ctx.arena);
+	return rc;
+}
+
+static int deliver(const struct tx_listener *l, const char *data)
+{
+	return deliver_id(l, NULL, data);
+}
+
+#define TICKETS(subject) find(tickets_listeners, tickets_nlisteners, (subject))
+#define ORDERS(subject) find(orders_listeners, orders_nlisteners, (subject))
+
+/* ---- tickets ------------------------------------------------------------ */
+
+struct tk {
+	char id[UUID_LEN], user[UUID_LEN];
+};
+
+/* A ticket {concert, 99} by a new user, through the model (ticket:created
+ * in the outbox, as in life). */
+static void make_ticket(struct tk *t)
+{
+	struct ticket row;
+	new_uuid(t->user);
+	ck_assert_int_eq(tickets_create(&ctx, "concert", 9900, t->user, &row), 0);
+	snprintf(t->id, sizeof(t->id), "%s", row.id);
+	tx_arena_reset(ctx.arena);
+}
+
+static char *order_created_json(const char *order, const char *ticket)
+{
+	char *s = malloc(512);
+	ck_assert_ptr_nonnull(s);
+	snprintf(s, 512,
+		 "{\"id\":\"%s\",\"version\":0,\"status\":\"created\",\"userId\":"
+		 "\"alskdfj\",\"expiresAt\":\"alskdjf\",\"ticket\":{\"id\":\"%s\","
+		 "\"price\":99}}", order, ticket);
+	return s;
+}
+
+static char *order_cancelled_json(const char *order, const char *ticket)
+{
+	char *s = malloc(256);
+	ck_assert_ptr_nonnull(s);
+	snprintf(s, 256, "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"%s\"}}",
+		 order, ticket);
+	return s;
+}
+
+/* order_id ("" when NULL) and version of a ticket. */
+static long ticket_state(const char *id, char order[UUID_LEN])
+{
+	PGresult *r = q("SELECT order_id, version FROM tickets.tickets WHERE id = $1",
+			id, NULL, NULL);
+	ck_assert_int_eq(PQntuples(r), 1);
+	snprintf(order, UUID_LEN, "%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
+	long v = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+static long updates_of(const char *ticket)
+{
+	return q_long("SELECT count(*) FROM tickets.outbox WHERE subject = "
+		      "'ticket:updated' AND data->>'id' = $1", ticket, NULL);
+}
+
+/* The payload of the last ticket:updated of a ticket (caller puts it). */
+static struct json_object *last_update(const char *ticket)
+{
+	char data[1024];
+	q_str(data, sizeof(data),
+	      "SELECT data::text FROM tickets.outbox WHERE subject = 'ticket:updated' "
+	      "AND data->>'id' = $1 ORDER BY id DESC LIMIT 1", ticket, NULL, NULL);
+	struct json_object *o = json_tokener_parse(data);
+	ck_assert_msg(o != NULL, "payload %s", data);
+	return o;
+}
+
+static const char *jstr(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static long jint(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	ck_assert_msg(json_object_object_get_ex(o, key, &v), "no %s", key);
+	return (long)json_object_get_int64(v);
+}
+
+/* Reference 9.4 tests 32-34: orderId set, acked, ticket:updated with
+ * orderId == the event's id and the version bumped. */
+START_TEST(order_created_locks_ticket)
+{
+	struct tk t;
+	char order[UUID_LEN], held[UUID_LEN];
+	make_ticket(&t);
+	new_uuid(order);
+	char *data = order_created_json(order, t.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), data), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 1);
+	ck_assert_str_eq(held, order);
+	ck_assert_int_eq(updates_of(t.id), 1);
+	struct json_object *ev = last_update(t.id);
+	ck_assert_str_eq(jstr(ev, "orderId"), order);
+	ck_assert_str_eq(jstr(ev, "id"), t.id);
+	ck_assert_str_eq(jstr(ev, "title"), "concert");
+	ck_assert_str_eq(jstr(ev, "userId"), t.user);
+	ck_assert_int_eq(jint(ev, "version"), 1);
+	ck_assert_int_eq(jint(ev, "price"), 99);
+	json_object_put(ev);
+	free(data);
+}
+END_TEST
+
+/* An order:created for a ticket that has not arrived: not acked. */
+START_TEST(order_created_unknown_ticket_retries)
+{
+	char order[UUID_LEN], ticket[UUID_LEN];
+	new_uuid(order);
+	new_uuid(ticket);
+	char *data = order_created_json(order, ticket);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), data), TX_EV_RETRY);
+	free(data);
+}
+END_TEST
+
+/* Reference 9.4 test 35: orderId cleared, acked, ticket:updated without
+ * an orderId key. */
+START_TEST(order_cancelled_unlocks_ticket)
+{
+	struct tk t;
+	char order[UUID_LEN], held[UUID_LEN];
+	make_ticket(&t);
+	new_uuid(order);
+	char *created = order_created_json(order, t.id);
+	char *cancelled = order_cancelled_json(order, t.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancelled), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 2);
+	ck_assert_str_eq(held, "");
+	ck_assert_int_eq(updates_of(t.id), 2);
+	struct json_object *ev = last_update(t.id);
+	ck_assert_ptr_null(jstr(ev, "orderId"));
+	ck_assert(!json_object_object_get_ex(ev, "orderId", NULL));
+	ck_assert_int_eq(jint(ev, "version"), 2);
+	ck_assert_str_eq(jstr(ev, "id"), t.id);
+	ck_assert_str_eq(jstr(ev, "title"), "concert");
+	json_object_put(ev);
+	free(created);
+	free(cancelled);
+}
+END_TEST
+
+/* Reference 11.9: a stale cancellation of order A must not free a ticket
+ * now held by order B. */
+START_TEST(order_cancelled_of_other_order_no_effect)
+{
+	struct tk t;
+	char a[UUID_LEN], b[UUID_LEN], held[UUID_LEN];
+	make_ticket(&t);
+	new_uuid(a);
+	new_uuid(b);
+	char *created = order_created_json(b, t.id);
+	char *cancelled = order_cancelled_json(a, t.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancelled), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 1);
+	ck_assert_str_eq(held, b);
+	ck_assert_int_eq(updates_of(t.id), 1);
+	free(created);
+	free(cancelled);
+}
+END_TEST
+
+/* The two subjects travel on different streams: an order:created that
+ * arrives after its own order:cancelled must not lock the ticket. */
+START_TEST(late_order_created_does_not_lock)
+{
+	struct tk t;
+	char order[UUID_LEN], held[UUID_LEN];
+	make_ticket(&t);
+	new_uuid(order);
+	char *created = order_created_json(order, t.id);
+	char *cancelled = order_cancelled_json(order, t.id);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancelled), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 0);
+	ck_assert_str_eq(held, "");
+	ck_assert_int_eq(updates_of(t.id), 0);
+	free(created);
+	free(cancelled);
+}
+END_TEST
+
+/* ---- orders: the tickets replica ------------------------------------------ */
+
+static void replica_insert(const char *id, const char *title, const char *cents)
+{
+	PQclear(q("INSERT INTO orders.tickets (id, title, price_cents, version) "
+		  "VALUES ($1, $2, $3, 0)", id, title, cents));
+}
+
+/* title|price_cents|version of a replica row, or "" when there is none. */
+static void replica_row(const char *id, char *out, size_t cap)
+{
+	PGresult *r = q("SELECT title || '|' || price_cents || '|' || version "
+			"FROM orders.tickets WHERE id = $1", id, NULL, NULL);
+	snprintf(out, cap, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+}
+
+static char *ticket_event(const char *id, int version, const char *title,
+			  const char *price)
+{
+	char *s = malloc(512), user[UUID_LEN];
+	ck_assert_ptr_nonnull(s);
+	new_uuid(user);
+	snprintf(s, 512, "{\"id\":\"%s\",\"version\":%d,\"title\":\"%s\","
+			 "\"price\":%s,\"userId\":\"%s\"}", id, version, title, price, user);
+	return s;
+}
+
+/* Reference 9.6 tests 45-46. */
+START_TEST(ticket_created_makes_replica)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	char *data = ticket_event(id, 0, "concert", "10");
+	ck_assert_int_eq(deliver(ORDERS("ticket:created"), data), 0);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "concert|1000|0");
+	free(data);
+}
+END_TEST
+
+/* A redelivered ticket:created has no second effect and is acked (the
+ * original never acked it: reference 11.12). */
+START_TEST(ticket_created_duplicate_acked)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	char *data = ticket_event(id, 0, "concert", "10.5");
+	ck_assert_int_eq(deliver(ORDERS("ticket:created"), data), 0);
+	ck_assert_int_eq(deliver(ORDERS("ticket:created"), data), 0);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "concert|1050|0");
+	free(data);
+}
+END_TEST
+
+/* Reference 9.6 tests 47-48. */
+START_TEST(ticket_updated_applies_next_version)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	replica_insert(id, "concert", "2000");
+	char *data = ticket_event(id, 1, "new concert", "999");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), data), 0);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "new concert|99900|1");
+	free(data);
+}
+END_TEST
+
+/* Reference 9.6 test 49: version 10 after 0 is not acked, nothing changes. */
+START_TEST(ticket_updated_skipped_version_retries)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	replica_insert(id, "concert", "2000");
+	char *data = ticket_event(id, 10, "new concert", "999");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), data), TX_EV_RETRY);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "concert|2000|0");
+	free(data);
+}
+END_TEST
+
+/* An update before its ticket:created: not acked yet. */
+START_TEST(ticket_updated_before_created_retries)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	char *data = ticket_event(id, 1, "new concert", "999");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), data), TX_EV_RETRY);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "");
+	free(data);
+}
+END_TEST
+
+/* A stale duplicate (that version is already applied) is acked with no
+ * change, even if its fields differ. */
+START_TEST(ticket_updated_stale_duplicate_acked)
+{
+	char id[UUID_LEN], row[256];
+	new_uuid(id);
+	replica_insert(id, "concert", "2000");
+	char *v1 = ticket_event(id, 1, "new concert", "999");
+	char *v1b = ticket_event(id, 1, "other", "5");
+	char *v2 = ticket_event(id, 2, "second", "7");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), v1), 0);
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), v2), 0);
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), v1b), 0);
+	replica_row(id, row, sizeof(row));
+	ck_assert_str_eq(row, "second|700|2");
+	free(v1);
+	free(v1b);
+	free(v2);
+}
+END_TEST
+
+/* ---- orders: expiry and payment ------------------------------------------- */
+
+/* A ticket (in tickets and in the orders replica) and an order for it
+ * made by the model, so that the running worker sees a consistent story
+ * (order:created, then whatever these tests publish); then the status is
+ * set behind the model's back when it is not "created". Version 0. */
+static void make_order(const char *status, char out[UUID_LEN], char ticket[UUID_LEN])
+{
+	char user[UUID_LEN], seller[UUID_LEN];
+	struct order o;
+	new_uuid(ticket);
+	new_uuid(user);
+	new_uuid(seller);
+	PQclear(q("WITH r AS (INSERT INTO orders.tickets (id, title, price_cents, version) "
+		  "VALUES ($1, 'concert', 2000, 0)) "
+		  "INSERT INTO tickets.tickets (id, title, price_cents, user_id) "
+		  "VALUES ($1, 'concert', 2000, $2)", ticket, seller, NULL));
+	ck_assert_int_eq(orders_create(&ctx, user, ticket, &o), 0);
+	snprintf(out, UUID_LEN, "%s", o.id);
+	tx_arena_reset(ctx.arena);
+	if (strcmp(status, "created") != 0)
+		PQclear(q("UPDATE orders.orders SET status = $2 WHERE id = $1", out, status, NULL));
+}
+
+static void order_status(const char *id, char *out, size_t cap)
+{
+	q_str(out, cap, "SELECT status || '|' || version FROM orders.orders WHERE id = $1",
+	      id, NULL, NULL);
+}
+
+static long cancels_of(const char *order)
+{
+	return q_long("SELECT count(*) FROM orders.outbox WHERE subject = "
+		      "'order:cancelled' AND data->>'id' = $1", order, NULL);
+}
+
+static char *expiration_json(const char *order)
+{
+	char *s = malloc(128);
+	ck_assert_ptr_nonnull(s);
+	snprintf(s, 128, "{\"orderId\":\"%s\"}", order);
+	return s;
+}
+
+static char *payment_json(const char *order)
+{
+	char *s = malloc(256), pay[UUID_LEN];
+	ck_assert_ptr_nonnull(s);
+	new_uuid(pay);
+	snprintf(s, 256, "{\"id\":\"%s\",\"orderId\":\"%s\",\"stripeId\":\"ch_test\"}",
+		 pay, order);
+	return s;
+}
+
+/* Reference 9.6 tests 50-52: cancelled, order:cancelled with the order's
+ * id (version 1, ticket id), acked. */
+START_TEST(expiration_cancels_created_order)
+{
+	char order[UUID_LEN], ticket[UUID_LEN], st[64], data[512];
+	make_order("created", order, ticket);
+	char *ev = expiration_json(order);
+	ck_assert_int_eq(deliver(ORDERS("expiration:complete"), ev), 0);
+	order_status(order, st, sizeof(st));
+	ck_assert_str_eq(st, "cancelled|1");
+	ck_assert_int_eq(cancels_of(order), 1);
+	q_str(data, sizeof(data), "SELECT data::text FROM orders.outbox WHERE subject = "
+	      "'order:cancelled' AND data->>'id' = $1", order, NULL, NULL);
+	struct json_object *o = json_tokener_parse(data), *t;
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(jstr(o, "id"), order);
+	ck_assert_int_eq(jint(o, "version"), 1);
+	ck_assert(json_object_object_get_ex(o, "ticket", &t));
+	ck_assert_str_eq(jstr(t, "id"), ticket);
+	json_object_put(o);
+	free(ev);
+}
+END_TEST
+
+/* "Don't cancel completed orders" (5.4), and reference 11.9: an expiry of
+ * a cancelled order has no effect either. Both are acked, no event. */
+static const char *const settled[] = { "complete", "cancelled" };
+
+START_TEST(expiration_of_settled_order_no_effect)
+{
+	char order[UUID_LEN], ticket[UUID_LEN], st[64], want[64];
+	make_order(settled[_i], order, ticket);
+	char *ev = expiration_json(order);
+	ck_assert_int_eq(deliver(ORDERS("expiration:complete"), ev), 0);
+	order_status(order, st, sizeof(st));
+	snprintf(want, sizeof(want), "%s|0", settled[_i]);
+	ck_assert_str_eq(st, want);
+	ck_assert_int_eq(cancels_of(order), 0);
+	free(ev);
+}
+END_TEST
+
+START_TEST(expiration_unknown_order_not_acked)
+{
+	char order[UUID_LEN];
+	new_uuid(order);
+	char *ev = expiration_json(order);
+	ck_assert_int_ne(deliver(ORDERS("expiration:complete"), ev), 0);
+	free(ev);
+}
+END_TEST
+
+/* 5.4.6 (no test in the original): payment:created marks it complete. */
+START_TEST(payment_created_completes_order)
+{
+	char order[UUID_LEN], ticket[UUID_LEN], st[64];
+	make_order("created", order, ticket);
+	char *ev = payment_json(order);
+	ck_assert_int_eq(deliver(ORDERS("payment:created"), ev), 0);
+	order_status(order, st, sizeof(st));
+	ck_assert_str_eq(st, "complete|1");
+	ck_assert_int_eq(cancels_of(order), 0);
+	/* ...and the expiry that follows leaves it complete. */
+	char *exp = expiration_json(order);
+	ck_assert_int_eq(deliver(ORDERS("expiration:complete"), exp), 0);
+	order_status(order, st, sizeof(st));
+	ck_assert_str_eq(st, "complete|1");
+	ck_assert_int_eq(cancels_of(order), 0);
+	free(exp);
+	free(ev);
+}
+END_TEST
+
+START_TEST(payment_created_for_cancelled_order)
+{
+	char order[UUID_LEN], ticket[UUID_LEN], st[64];
+	make_order("cancelled", order, ticket);
+	char *ev = payment_json(order);
+	ck_assert_int_eq(deliver(ORDERS("payment:created"), ev), 0);
+	order_status(order, st, sizeof(st));
+	ck_assert_str_eq(st, "cancelled|0");
+	free(ev);
+}
+END_TEST
+
+START_TEST(listener_tables)
+{
+	static const struct {
+		const char *subject, *group, *schema;
+		int tickets;
+	} want[] = {
+		{ "order:created", "tickets-service", "tickets", 1 },
+		{ "order:cancelled", "tickets-service", "tickets", 1 },
+		{ "ticket:created", "orders-service", "orders", 0 },
+		{ "ticket:updated", "orders-service", "orders", 0 },
+		{ "expiration:complete", "orders-service", "orders", 0 },
+		{ "payment:created", "orders-service", "orders", 0 },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const struct tx_listener *l =
+			want[i].tickets ? TICKETS(want[i].subject) : ORDERS(want[i].subject);
+		ck_assert_str_eq(l->group, want[i].group);
+		ck_assert_str_eq(l->schema, want[i].schema);
+		ck_assert_ptr_nonnull(l->handle);
+	}
+	ck_assert_uint_eq(tickets_nlisteners, 2);
+	ck_assert_uint_eq(orders_nlisteners, 4);
+}
+END_TEST
+
+Suite *suite_listeners(void)
+{
+	Suite *s = suite_create("listeners");
+	TCase *tc = tcase_create("tickets");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, listener_tables);
+	tcase_add_test(tc, order_created_locks_ticket);
+	tcase_add_test(tc, order_created_unknown_ticket_retries);
+	tcase_add_test(tc, order_cancelled_unlocks_ticket);
+	tcase_add_test(tc, order_cancelled_of_other_order_no_effect);
+	tcase_add_test(tc, late_order_created_does_not_lock);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("orders");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, ticket_created_makes_replica);
+	tcase_add_test(tc, ticket_created_duplicate_acked);
+	tcase_add_test(tc, ticket_updated_applies_next_version);
+	tcase_add_test(tc, ticket_updated_skipped_version_retries);
+	tcase_add_test(tc, ticket_updated_before_created_retries);
+	tcase_add_test(tc, ticket_updated_stale_duplicate_acked);
+	tcase_add_test(tc, expiration_cancels_created_order);
+	tcase_add_loop_test(tc, expiration_of_settled_order_no_effect, 0, 2);
+	tcase_add_test(tc, expiration_unknown_order_not_acked);
+	tcase_add_test(tc, payment_created_completes_order);
+	tcase_add_test(tc, payment_created_for_cancelled_order);
+	suite_add_tcase(s, tc);
+	return s;
+}
