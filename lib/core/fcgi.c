@@ -377,6 +377,8 @@ static int start_up(const struct tx_service *svc)
 		       config.template_dir);
 		return -1;
 	}
+	if (svc->init && svc->init(&config) < 0)
+		return -1;
 	return 0;
 }
 

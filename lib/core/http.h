@@ -22,6 +22,7 @@
 struct tx_arena;
 struct tx_config;
 struct tx_db;
+struct tx_redis;
 struct json_object;
 struct tmpl_dict;
 
@@ -80,6 +81,9 @@ struct tx_ctx {
 	const char *request_id;
 	char db_error[256]; /* last database error, for the log line */
 	struct tmpl_dict *layout; /* the page being built (tx_html_begin) */
+	/* Event handlers only: the consumer's Redis connection (events.h);
+	 * NULL in request handlers. */
+	struct tx_redis *redis;
 };
 
 typedef int tx_handler(const struct tx_req *, struct tx_ctx *, struct tx_resp *);
@@ -103,6 +107,9 @@ struct tx_service {
 	const char *env_prefix; /* "AUTH": AUTH_DATABASE_URL */
 	const struct tx_route *routes;
 	size_t nroutes;
+	/* Optional: run once at start-up, before any thread (fcgi.c); a
+	 * negative return stops the program. */
+	int (*init)(const struct tx_config *cfg);
 };
 
 /* The whole request path: route, enforce flags, run the handler, turn a

@@ -1,0 +1,134 @@
+/* listeners.c: the payments service's listeners (group payments-service):
+ * the replica of orders, and refunds.
+ *
+ * order:created inserts the replica at the event's version (a duplicate is
+ * a no-op). order:cancelled applies only version = replica.version + 1: an
+ * early one (its predecessor has not arrived) is retried, a stale one is
+ * acked. When it applies and the order has a payment not yet refunded, the
+ * charge is refunded inside the same transaction (Idempotency-Key
+ * refund-<charge id>, so a redelivery after a crash refunds once) and the
+ * refund recorded; if the provider cannot refund now, the whole event
+ * rolls back and is redelivered, and after MAX_DELIVERIES it is visible on
+ * the dead-letter stream. How a paid order comes to be cancelled: orders
+ * cancelled it (expiry, the user) before payment:created reached it, so
+ * orders will never mark it complete; the charge must go back. A pay
+ * request holding the replica's lock makes this listener wait, so the
+ * payment it commits is seen here (the lookup is its own statement, with
+ * a snapshot taken after the wait).
+ */
+#include "payments/payments.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/errors.h"
+#include "core/event.h"
+#include "core/log.h"
+#include "core/money.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+TX_STMT(SQL_REPLICA_INSERT, 6,
+	"INSERT INTO payments.orders (id, version, user_id, price_cents, status, "
+	"expires_at) VALUES ($1, $2, $3, $4, $5, payments.parse_ts($6)) "
+	"ON CONFLICT (id) DO NOTHING");
+TX_STMT(SQL_REPLICA_CANCEL, 2,
+	"WITH u AS (UPDATE payments.orders SET status = 'cancelled', "
+	"version = $2 WHERE id = $1 AND version = $2::integer - 1 RETURNING 1) "
+	"SELECT (SELECT count(*) FROM u), "
+	"(SELECT version FROM payments.orders WHERE id = $1)");
+TX_STMT(SQL_PAYMENT_TO_REFUND, 1,
+	"SELECT id, provider_charge_id FROM payments.payments "
+	"WHERE order_id = $1 AND refund_id IS NULL FOR UPDATE");
+TX_STMT(SQL_PAYMENT_REFUNDED, 2,
+	"UPDATE payments.payments SET refund_id = $2, refunded_at = now() "
+	"WHERE id = $1");
+
+static int fail(struct tx_ctx *ctx, int rc, char *err, size_t errlen,
+		const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, ctx->db_error);
+	return rc;
+}
+
+static bool is_version(const char *s, long *out)
+{
+	return tx_parse_long(s, 0, 2147483647L, out) == 0;
+}
+
+static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
+			    char *err, size_t errlen)
+{
+	int64_t c;
+	long v;
+	char cents[24];
+	const char *p[6] = {
+		tx_event_str(ctx->arena, ev, NULL, "id"),
+		tx_event_str(ctx->arena, ev, NULL, "version"),
+		tx_event_str(ctx->arena, ev, NULL, "userId"),
+		cents,
+		tx_event_str(ctx->arena, ev, NULL, "status"),
+		tx_event_str(ctx->arena, ev, NULL, "expiresAt"),
+	};
+	if (tx_price_parse(tx_event_str(ctx->arena, ev, "ticket", "price"), &c) < 0 ||
+	    !is_version(p[1], &v) || !*p[4]) {
+		snprintf(err, errlen, "malformed order:created");
+		return -TX_E_BAD_REQUEST;
+	}
+	snprintf(cents, sizeof(cents), "%lld", (long long)c);
+	int rc = tx_db_exec(ctx, &SQL_REPLICA_INSERT, p, NULL);
+	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
+}
+
+/* Refund the order's payment, if it has one not refunded yet. */
+static int refund_if_paid(struct tx_ctx *ctx, const char *order, char *err,
+			  size_t errlen)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_PAYMENT_TO_REFUND, (const char *const[]){ order }, &r);
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, "payment lookup");
+	if (PQntuples(r) == 0)
+		return 0;
+	const char *payment = PQgetvalue(r, 0, 0), *charge = PQgetvalue(r, 0, 1);
+	struct payments_result res;
+	if (payments_refund(ctx, charge, &res) != PAY_OK) {
+		snprintf(err, errlen, "refund of %s for cancelled order %s: %s",
+			 charge, order, res.message);
+		return -TX_E_UNAVAILABLE;
+	}
+	tx_log("info", "order=%s cancelled after payment: charge %s refunded (%s)",
+	       order, charge, res.id);
+	rc = tx_db_exec(ctx, &SQL_PAYMENT_REFUNDED,
+			(const char *const[]){ payment, res.id }, NULL);
+	return rc < 0 ? fail(ctx, rc, err, errlen, "refund record") : 0;
+}
+
+static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
+			      char *err, size_t errlen)
+{
+	long v;
+	const char *p[2] = { tx_event_str(ctx->arena, ev, NULL, "id"),
+			     tx_event_str(ctx->arena, ev, NULL, "version") };
+	if (!is_version(p[1], &v) || v < 1) {
+		snprintf(err, errlen, "malformed order:cancelled");
+		return -TX_E_BAD_REQUEST;
+	}
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_REPLICA_CANCEL, p, &r);
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, "replica cancel");
+	if (PQgetvalue(r, 0, 0)[0] != '0')
+		return refund_if_paid(ctx, p[0], err, errlen);
+	long have = PQgetisnull(r, 0, 1) ? -1 : strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	if (have >= v)
+		return 0; /* already applied */
+	snprintf(err, errlen, "Order not found (version %ld after %ld)", v, have);
+	return TX_EV_RETRY;
+}
+
+const struct tx_listener payments_listeners[] = {
+	{ "order:created", "payments-service", "payments", on_order_created },
+	{ "order:cancelled", "payments-service", "payments", on_order_cancelled },
+};
+const size_t payments_nlisteners =
+	sizeof(payments_listeners) / sizeof(payments_listeners[0]);

@@ -1,0 +1,728 @@
+/* test_payments.c: the payment providers (the built-in test provider; the
+ * Stripe client against tests/fakes/fake_stripe.mjs at FAKE_STRIPE_URL),
+ * the payments listeners (reference 9.8) and the pay path against the real
+ * Postgres, including a refund when the order is cancelled while the
+ * provider is being called. */
+#include <check.h>
+#include <curl/curl.h>
+#include <json.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
+#include "core/db.h"
+#include "core/errors.h"
+#include "core/events.h"
+#include "payments/payments.h"
+
+#define FAKE_KEY "sk_test_fake"
+
+static struct tx_config test_cfg = { .payment_provider = "test",
+				     .stripe_timeout_ms = 2000 };
+static struct tx_config stripe_cfg = { .payment_provider = "stripe",
+				       .stripe_key = FAKE_KEY,
+				       .stripe_timeout_ms = 2000 };
+
+static const char *fake_url(void)
+{
+	const char *u = getenv("FAKE_STRIPE_URL");
+	ck_assert_msg(u && *u, "FAKE_STRIPE_URL must be set (make test starts "
+			       "tests/fakes/fake_stripe.mjs)");
+	return u;
+}
+
+static void stripe_setup(void)
+{
+	stripe_cfg.stripe_api_base = fake_url();
+	stripe_cfg.stripe_timeout_ms = 2000;
+}
+
+static void uuid(char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[16];
+	FILE *f = fopen("/dev/urandom", "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fread(b, 1, sizeof(b), f), sizeof(b));
+	fclose(f);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	size_t o = 0;
+	for (size_t i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+/* ---- the test provider ----------------------------------------------------- */
+
+static enum payments_status test_charge(const char *token, const char *key,
+					struct payments_result *r)
+{
+	struct payments_charge c = { token, 2000, "order-1", key };
+	return payments_test_provider.charge(&test_cfg, &c, r);
+}
+
+static bool stripe_id(const char *id, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	if (strncmp(id, prefix, n) != 0 || id[n] != '_' || strlen(id) != n + 25)
+		return false;
+	for (const char *p = id + n + 1; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9')))
+			return false;
+	return true;
+}
+
+static const struct {
+	const char *token;
+	enum payments_status status;
+	const char *message, *code, *decline_code;
+} tokens[] = {
+	{ "tok_visa", PAY_OK, "", "", "" },
+	{ "tok_mastercard", PAY_OK, "", "", "" },
+	{ "tok_chargeDeclined", PAY_DECLINED, "Your card was declined.",
+	  "card_declined", "generic_decline" },
+	{ "tok_chargeDeclinedInsufficientFunds", PAY_DECLINED,
+	  "Your card has insufficient funds.", "card_declined", "insufficient_funds" },
+	{ "tok_chargeDeclinedExpiredCard", PAY_DECLINED, "Your card has expired.",
+	  "expired_card", "" },
+	{ "asldkfj", PAY_DECLINED, "No such token: 'asldkfj'", "resource_missing", "" },
+};
+
+START_TEST(test_provider_tokens)
+{
+	struct payments_result r;
+	ck_assert_int_eq(test_charge(tokens[_i].token, NULL, &r), tokens[_i].status);
+	ck_assert_str_eq(r.message, tokens[_i].message);
+	ck_assert_str_eq(r.code, tokens[_i].code);
+	ck_assert_str_eq(r.decline_code, tokens[_i].decline_code);
+	if (r.status == PAY_OK)
+		ck_assert_msg(stripe_id(r.id, "ch"), "id %s", r.id);
+}
+END_TEST
+
+START_TEST(test_provider_idempotency)
+{
+	char key[64], key2[64];
+	struct payments_result a, b, c;
+	uuid(key);
+	uuid(key2);
+	ck_assert_int_eq(test_charge("tok_visa", key, &a), PAY_OK);
+	ck_assert_int_eq(test_charge("tok_visa", key, &b), PAY_OK);
+	ck_assert_str_eq(a.id, b.id);
+	/* The same key with another card: Stripe's idempotency_error. */
+	ck_assert_int_eq(test_charge("tok_mastercard", key, &c), PAY_FAILED);
+	ck_assert_str_eq(c.type, "idempotency_error");
+	/* A decline is remembered too. */
+	ck_assert_int_eq(test_charge("tok_chargeDeclined", key2, &c), PAY_DECLINED);
+	ck_assert_int_eq(test_charge("tok_chargeDeclined", key2, &c), PAY_DECLINED);
+	/* Without a key, every call is a new charge. */
+	ck_assert_int_eq(test_charge("tok_visa", NULL, &a), PAY_OK);
+	ck_assert_int_eq(test_charge("tok_visa", NULL, &b), PAY_OK);
+	ck_assert_str_ne(a.id, b.id);
+}
+END_TEST
+
+struct idem_arg {
+	const char *key;
+	struct payments_result r;
+};
+
+static void *idem_thread(void *p)
+{
+	struct idem_arg *a = p;
+	test_charge("tok_visa", a->key, &a->r);
+	return NULL;
+}
+
+START_TEST(test_provider_idempotency_threads)
+{
+	enum { N = 16 };
+	char key[64];
+	pthread_t t[N];
+	struct idem_arg a[N];
+	uuid(key);
+	for (int i = 0; i < N; i++) {
+		a[i].key = key;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, idem_thread, &a[i]), 0);
+	}
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < N; i++) {
+		ck_assert_int_eq(a[i].r.status, PAY_OK);
+		ck_assert_str_eq(a[i].r.id, a[0].r.id);
+	}
+}
+END_TEST
+
+START_TEST(provider_choice)
+{
+	struct tx_config c = { .payment_provider = "test" };
+	char err[128];
+	ck_assert_ptr_eq(payments_provider(&c), &payments_test_provider);
+	c.payment_provider = "stripe";
+	ck_assert_ptr_eq(payments_provider(&c), &payments_stripe_provider);
+	c.stripe_key = "";
+	c.stripe_api_base = "https://api.stripe.com";
+	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "PAYMENT_PROVIDER=stripe needs STRIPE_KEY");
+	c.payment_provider = "paypal";
+	ck_assert_ptr_null(payments_provider(&c));
+	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+}
+END_TEST
+
+/* ---- the fake Stripe's control endpoints ------------------------------------ */
+
+static size_t sink(char *p, size_t size, size_t n, void *arg)
+{
+	return tx_buf_add(arg, p, size * n) < 0 ? 0 : size * n;
+}
+
+/* GET base + path, parsed (caller puts). */
+static struct json_object *fake_get(const char *path)
+{
+	char url[512];
+	struct tx_buf b = TX_BUF_INIT(8u << 20);
+	snprintf(url, sizeof(url), "%s%s", fake_url(), path);
+	CURL *c = curl_easy_init();
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	struct json_object *o = json_tokener_parse(b.buf);
+	tx_buf_release(&b);
+	ck_assert_ptr_nonnull(o);
+	return o;
+}
+
+static const char *jstr(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+/* The fake's charges made with metadata[orderId] = order (caller puts
+ * the returned array's parent: *root). */
+static size_t fake_charges(const char *order, struct json_object **root,
+			   struct json_object *out[8])
+{
+	struct json_object *all, *md;
+	*root = fake_get("/_control/charges");
+	ck_assert(json_object_object_get_ex(*root, "charges", &all));
+	size_t n = 0;
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		struct json_object *c = json_object_array_get_idx(all, i);
+		if (json_object_object_get_ex(c, "metadata", &md) &&
+		    strcmp(jstr(md, "orderId"), order) == 0 && n < 8)
+			out[n++] = c;
+	}
+	return n;
+}
+
+/* The last request the fake saw with this Idempotency-Key. */
+static struct json_object *fake_request(const char *key, struct json_object **root)
+{
+	struct json_object *all, *h, *found = NULL;
+	*root = fake_get("/_control/requests");
+	ck_assert(json_object_object_get_ex(*root, "requests", &all));
+	for (size_t i = 0; i < json_object_array_length(all); i++) {
+		struct json_object *r = json_object_array_get_idx(all, i);
+		if (json_object_object_get_ex(r, "headers", &h) &&
+		    strcmp(jstr(h, "idempotency-key"), key) == 0)
+			found = r;
+	}
+	ck_assert_msg(found != NULL, "no request with key %s", key);
+	return found;
+}
+
+/* ---- the Stripe client against the fake ------------------------------------- */
+
+static enum payments_status stripe_charge(const char *token, int64_t cents,
+					  const char *order, const char *key,
+					  struct payments_result *r)
+{
+	struct payments_charge c = { token, cents, order, key };
+	return payments_stripe_provider.charge(&stripe_cfg, &c, r);
+}
+
+START_TEST(stripe_charge_request)
+{
+	char order[37], key[64];
+	uuid(order);
+	snprintf(key, sizeof(key), "pay-%s-1099-0", order);
+	struct payments_result r;
+	ck_assert_int_eq(stripe_charge("tok_visa", 1099, order, key, &r), PAY_OK);
+	ck_assert_msg(strncmp(r.id, "ch_", 3) == 0, "id %s", r.id);
+	struct json_object *root, *req = fake_request(key, &root), *h, *f;
+	ck_assert(json_object_object_get_ex(req, "headers", &h));
+	ck_assert(json_object_object_get_ex(req, "form", &f));
+	ck_assert_str_eq(jstr(req, "path"), "/v1/charges");
+	ck_assert_str_eq(jstr(h, "authorization"), "Bearer " FAKE_KEY);
+	ck_assert_str_eq(jstr(h, "stripe-version"), "2020-03-02");
+	ck_assert(strncmp(jstr(h, "content-type"), "application/x-www-form-urlencoded", 33) == 0);
+	ck_assert_str_eq(jstr(f, "amount"), "1099");
+	ck_assert_str_eq(jstr(f, "currency"), "usd");
+	ck_assert_str_eq(jstr(f, "source"), "tok_visa");
+	ck_assert_str_eq(jstr(f, "metadata[orderId]"), order);
+	json_object_put(root);
+	/* The same key again: the fake replays, one charge in all. */
+	struct payments_result again;
+	ck_assert_int_eq(stripe_charge("tok_visa", 1099, order, key, &again), PAY_OK);
+	ck_assert_str_eq(again.id, r.id);
+	struct json_object *cs[8];
+	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
+	json_object_put(root);
+}
+END_TEST
+
+START_TEST(stripe_declines)
+{
+	char order[37], key[80];
+	struct payments_result r;
+	uuid(order);
+	snprintf(key, sizeof(key), "pay-%s-a", order);
+	ck_assert_int_eq(stripe_charge("tok_chargeDeclined", 2000, order, key, &r), PAY_DECLINED);
+	ck_assert_str_eq(r.message, "Your card was declined.");
+	ck_assert_str_eq(r.code, "card_declined");
+	ck_assert_int_eq(r.http_status, 402);
+	snprintf(key, sizeof(key), "pay-%s-b", order);
+	ck_assert_int_eq(stripe_charge("tok_chargeDeclinedInsufficientFunds", 2000, order,
+				       key, &r), PAY_DECLINED);
+	ck_assert_str_eq(r.decline_code, "insufficient_funds");
+	snprintf(key, sizeof(key), "pay-%s-c", order);
+	ck_assert_int_eq(stripe_charge("nope", 2000, order, key, &r), PAY_DECLINED);
+	ck_assert_str_eq(r.message, "No such token: 'nope'");
+	snprintf(key, sizeof(key), "pay-%s-d", order);
+	ck_assert_int_eq(stripe_charge("tok_visa", 10, order, key, &r), PAY_DECLINED);
+	ck_assert_str_eq(r.code, "amount_too_small");
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(order, &root, cs), 0);
+	json_object_put(root);
+}
+END_TEST
+
+START_TEST(stripe_bad_key_and_500)
+{
+	char order[37], key[80];
+	struct payments_result r;
+	uuid(order);
+	struct tx_config bad = stripe_cfg;
+	bad.stripe_key = "sk_test_wrong";
+	struct payments_charge c = { "tok_visa", 2000, order, "k-bad" };
+	ck_assert_int_eq(payments_stripe_provider.charge(&bad, &c, &r), PAY_FAILED);
+	ck_assert_int_eq(r.http_status, 401);
+	snprintf(key, sizeof(key), "pay-%s-500", order);
+	ck_assert_int_eq(stripe_charge("tok_fake_500", 2000, order, key, &r), PAY_UNAVAILABLE);
+	ck_assert_int_eq(r.http_status, 500);
+	/* Stripe saves a 500 too: the retry with the key replays it. */
+	ck_assert_int_eq(stripe_charge("tok_fake_500", 2000, order, key, &r), PAY_UNAVAILABLE);
+	snprintf(key, sizeof(key), "pay-%s-500b", order);
+	ck_assert_int_eq(stripe_charge("tok_fake_500_after_charge", 2000, order, key, &r),
+			 PAY_UNAVAILABLE);
+	/* Nothing listening: unavailable, quickly. */
+	bad = stripe_cfg;
+	bad.stripe_api_base = "http://127.0.0.1:1";
+	ck_assert_int_eq(payments_stripe_provider.charge(&bad, &c, &r), PAY_UNAVAILABLE);
+}
+END_TEST
+
+/* A timeout after the fake charged: unknown to us, so UNAVAILABLE; the
+ * retry with the same key gets the same charge, never a second one. */
+START_TEST(stripe_timeout_then_retry)
+{
+	char order[37], key[80];
+	struct payments_result r, again;
+	uuid(order);
+	snprintf(key, sizeof(key), "pay-%s-2000-0", order);
+	stripe_cfg.stripe_timeout_ms = 300;
+	ck_assert_int_eq(stripe_charge("tok_fake_delay_800", 2000, order, key, &r),
+			 PAY_UNAVAILABLE);
+	ck_assert_msg(strstr(r.message, "curl 28") != NULL, "%s", r.message);
+	stripe_cfg.stripe_timeout_ms = 2000;
+	usleep(900 * 1000);
+	ck_assert_int_eq(stripe_charge("tok_fake_delay_800", 2000, order, key, &again), PAY_OK);
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
+	ck_assert_str_eq(jstr(cs[0], "id"), again.id);
+	json_object_put(root);
+}
+END_TEST
+
+START_TEST(stripe_refund)
+{
+	char order[37], key[160];
+	struct payments_result r, ref, ref2;
+	uuid(order);
+	snprintf(key, sizeof(key), "pay-%s", order);
+	ck_assert_int_eq(stripe_charge("tok_visa", 2000, order, key, &r), PAY_OK);
+	snprintf(key, sizeof(key), "refund-%s", r.id);
+	ck_assert_int_eq(payments_stripe_provider.refund(&stripe_cfg, r.id, key, &ref), PAY_OK);
+	ck_assert_msg(strncmp(ref.id, "re_", 3) == 0, "%s", ref.id);
+	ck_assert_int_eq(payments_stripe_provider.refund(&stripe_cfg, r.id, key, &ref2), PAY_OK);
+	ck_assert_str_eq(ref.id, ref2.id);
+	struct json_object *root, *cs[8], *v;
+	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
+	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
+	json_object_put(root);
+}
+END_TEST
+
+/* ---- against the database ----------------------------------------------------- */
+
+static struct tx_ctx *ctx_new(const struct tx_config *cfg)
+{
+	const char *url = getenv("TEST_DATABASE_URL");
+	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
+	struct tx_ctx *c = calloc(1, sizeof(*c));
+	ck_assert_ptr_nonnull(c);
+	c->cfg = cfg;
+	c->arena = tx_arena_new(4096);
+	c->db = tx_db_new(url);
+	c->request_id = "unit";
+	return c;
+}
+
+static void ctx_free(struct tx_ctx *c)
+{
+	tx_db_free(c->db);
+	tx_arena_free(c->arena);
+	free(c);
+}
+
+static struct tx_ctx *ctx;
+
+static void db_setup(void)
+{
+	ctx = ctx_new(&test_cfg);
+}
+
+static void db_teardown(void)
+{
+	ctx_free(ctx);
+}
+
+static void db_stripe_setup(void)
+{
+	stripe_setup();
+	ctx = ctx_new(&stripe_cfg);
+}
+
+static PGresult *q(struct tx_ctx *c, const struct tx_stmt *st, const char *const *p)
+{
+	PGresult *r;
+	int rc = tx_db_exec(c, st, p, &r);
+	ck_assert_msg(rc == 0, "%s: %s", st->name, c->db_error);
+	return r;
+}
+
+TX_STMT(SQL_SEED, 5,
+	"INSERT INTO payments.orders (id, version, user_id, price_cents, status, "
+	"expires_at) VALUES ($1, 0, $2, $3, $4, now() + make_interval(secs => $5))");
+TX_STMT(SQL_REPLICA, 1,
+	"SELECT status, version, price_cents, expires_at IS NULL, attempts "
+	"FROM payments.orders WHERE id = $1");
+TX_STMT(SQL_PAYMENTS_OF, 1,
+	"SELECT id, provider_charge_id, amount_cents, refund_id "
+	"FROM payments.payments WHERE order_id = $1");
+TX_STMT(SQL_EVENTS_OF, 1,
+	"SELECT data::text FROM payments.outbox WHERE subject = 'payment:created' "
+	"AND data->>'orderId' = $1");
+
+static void seed(const char *id, const char *user, const char *cents,
+		 const char *status, const char *secs)
+{
+	q(ctx, &SQL_SEED, (const char *const[]){ id, user, cents, status, secs });
+}
+
+static int listen_(struct tx_ctx *c, const char *subject, const char *data)
+{
+	const struct tx_listener *l = NULL;
+	for (size_t i = 0; i < payments_nlisteners; i++)
+		if (strcmp(payments_listeners[i].subject, subject) == 0)
+			l = &payments_listeners[i];
+	ck_assert_ptr_nonnull(l);
+	ck_assert_str_eq(l->group, "payments-service");
+	struct tx_event ev = { subject, "00000000-0000-4000-8000-000000000000", data,
+			       json_tokener_parse(data) };
+	ck_assert_ptr_nonnull(ev.json);
+	char err[256] = "";
+	ck_assert_int_eq(tx_db_begin(c), 0);
+	int rc = l->handle(c, &ev, err, sizeof(err));
+	if (rc == 0)
+		ck_assert_msg(tx_db_commit(c) == 0, "commit: %s", c->db_error);
+	else
+		tx_db_rollback(c);
+	json_object_put(ev.json);
+	return rc;
+}
+
+/* Reference 9.8, "replicates the order info" and "acks the message". */
+START_TEST(listener_order_created)
+{
+	char id[37], user[37];
+	uuid(id);
+	uuid(user);
+	char *ev = NULL;
+	ck_assert_int_ge(asprintf(&ev, "{\"id\":\"%s\",\"version\":0,\"expiresAt\":\"alskdjf\","
+				  "\"userId\":\"%s\",\"status\":\"created\","
+				  "\"ticket\":{\"id\":\"alskdfj\",\"price\":10}}", id, user), 0);
+	ck_assert_int_eq(listen_(ctx, "order:created", ev), 0);
+	ck_assert_int_eq(listen_(ctx, "order:created", ev), 0); /* a duplicate: no-op */
+	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "created");
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "1000");
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t"); /* 'alskdjf' is no time */
+	free(ev);
+}
+END_TEST
+
+/* Reference 9.8, "updates the status of the order", with the version
+ * rules: early -> retry, stale -> acked with no effect. */
+START_TEST(listener_order_cancelled)
+{
+	char id[37], user[37], ev[256];
+	uuid(id);
+	uuid(user);
+	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":2,\"ticket\":{\"id\":\"x\"}}", id);
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), TX_EV_RETRY); /* no replica yet */
+	seed(id, user, "1000", "created", "60");
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), TX_EV_RETRY); /* v2 before v1 */
+	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"asldkfj\"}}", id);
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), "1");
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "1000"); /* price unchanged */
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0); /* stale: acked */
+	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":2,\"ticket\":{\"id\":\"x\"}}", id);
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0); /* now in turn */
+	r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), "2");
+}
+END_TEST
+
+START_TEST(pay_test_provider)
+{
+	char id[37], user[37], other[37];
+	struct payments_outcome out;
+	uuid(id);
+	uuid(user);
+	uuid(other);
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), -TX_E_NOT_FOUND);
+	ck_assert_int_eq(payments_pay(ctx, user, "abc", "tok_visa", &out), -TX_E_BAD_REQUEST);
+	seed(id, user, "1099", "created", "60");
+	ck_assert_int_eq(payments_pay(ctx, other, id, "tok_visa", &out), -TX_E_NOT_AUTHORIZED);
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_chargeDeclined", &out), 0);
+	ck_assert_str_eq(out.refusal, "Your card was declined.");
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_EVENTS_OF, (const char *const[]){ id })), 0);
+	/* Another card after a decline: a new key, so it charges. */
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_ptr_null(out.refusal);
+	ck_assert_ptr_nonnull(out.payment_id);
+	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), out.payment_id);
+	ck_assert_str_eq(PQgetvalue(r, 0, 2), "1099");
+	char *want = NULL;
+	ck_assert_int_ge(asprintf(&want, "{\"id\" : \"%s\", \"orderId\" : \"%s\", "
+				  "\"stripeId\" : \"%s\"}", out.payment_id, id,
+				  PQgetvalue(r, 0, 1)), 0);
+	r = q(ctx, &SQL_EVENTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), want);
+	free(want);
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_str_eq(out.refusal, PAY_MSG_PAID);
+}
+END_TEST
+
+START_TEST(pay_refusals)
+{
+	char id[37], user[37];
+	struct payments_outcome out;
+	uuid(user);
+	uuid(id);
+	seed(id, user, "2000", "cancelled", "60");
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_str_eq(out.refusal, PAY_MSG_CANCELLED);
+	uuid(id);
+	seed(id, user, "2000", "created", "-1");
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_str_eq(out.refusal, PAY_MSG_EXPIRED);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+}
+END_TEST
+
+/* The pay path with the Stripe client: a timeout is a 503 with nothing
+ * stored; the retry reuses the key and records the one charge. */
+START_TEST(pay_stripe_timeout_then_retry)
+{
+	char id[37], user[37];
+	struct payments_outcome out;
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	stripe_cfg.stripe_timeout_ms = 300;
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_fake_delay_800", &out),
+			 -TX_E_UNAVAILABLE);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	usleep(900 * 1000);
+	stripe_cfg.stripe_timeout_ms = 2000;
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_fake_delay_800", &out), 0);
+	ck_assert_ptr_nonnull(out.payment_id);
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), jstr(cs[0], "id"));
+	json_object_put(root);
+}
+END_TEST
+
+START_TEST(pay_stripe_declined)
+{
+	char id[37], user[37];
+	struct payments_outcome out;
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_chargeDeclined", &out), 0);
+	ck_assert_str_eq(out.refusal, "Your card was declined.");
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_EVENTS_OF, (const char *const[]){ id })), 0);
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_ptr_nonnull(out.payment_id);
+}
+END_TEST
+
+struct pay_arg {
+	const char *id, *user, *token;
+	int rc;
+	struct payments_outcome out;
+	char payment[40];
+};
+
+static void *pay_thread(void *p)
+{
+	struct pay_arg *a = p;
+	struct tx_ctx *c = ctx_new(&stripe_cfg);
+	a->rc = payments_pay(c, a->user, a->id, a->token, &a->out);
+	if (a->rc == 0 && a->out.payment_id)
+		snprintf(a->payment, sizeof(a->payment), "%s", a->out.payment_id);
+	ctx_free(c);
+	return NULL;
+}
+
+/* The order is cancelled while the provider is charging: the payment
+ * commits (the cancellation waits for the row lock), then the cancel
+ * listener finds it and refunds the charge. Net: cancelled, refunded. */
+START_TEST(pay_cancelled_during_charge_is_refunded)
+{
+	char id[37], user[37], ev[256];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	struct pay_arg a = { id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, pay_thread, &a), 0);
+	usleep(400 * 1000); /* the payer holds the lock and waits on the fake */
+	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"x\"}}", id);
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_msg(a.payment[0], "the payment committed first");
+	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
+	r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_msg(strncmp(PQgetvalue(r, 0, 3), "re_", 3) == 0, "refund id '%s'",
+		      PQgetvalue(r, 0, 3));
+	struct json_object *root, *cs[8], *v;
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
+	json_object_put(root);
+	/* A redelivered cancellation refunds nothing more. */
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+}
+END_TEST
+
+/* Concurrent payers of one order through the pay path: one charge. */
+START_TEST(pay_stripe_concurrent_once)
+{
+	enum { N = 8 };
+	char id[37], user[37];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	pthread_t t[N];
+	struct pay_arg a[N];
+	for (int i = 0; i < N; i++) {
+		a[i] = (struct pay_arg){ id, user, "tok_fake_delay_100", -1, { 0 }, "" };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, pay_thread, &a[i]), 0);
+	}
+	int paid = 0, refused = 0;
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(a[i].rc, 0);
+		paid += a[i].payment[0] != '\0';
+		refused += a[i].out.refusal && strcmp(a[i].out.refusal, PAY_MSG_PAID) == 0;
+	}
+	ck_assert_int_eq(paid, 1);
+	ck_assert_int_eq(refused, N - 1);
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	json_object_put(root);
+}
+END_TEST
+
+Suite *suite_payments(void)
+{
+	Suite *s = suite_create("payments");
+	TCase *tc = tcase_create("test provider");
+	tcase_add_loop_test(tc, test_provider_tokens, 0, sizeof(tokens) / sizeof(*tokens));
+	tcase_add_test(tc, test_provider_idempotency);
+	tcase_add_test(tc, test_provider_idempotency_threads);
+	tcase_add_test(tc, provider_choice);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stripe client");
+	tcase_add_checked_fixture(tc, stripe_setup, NULL);
+	tcase_add_test(tc, stripe_charge_request);
+	tcase_add_test(tc, stripe_declines);
+	tcase_add_test(tc, stripe_bad_key_and_500);
+	tcase_add_test(tc, stripe_timeout_then_retry);
+	tcase_add_test(tc, stripe_refund);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("listeners and pay path");
+	tcase_add_checked_fixture(tc, db_setup, db_teardown);
+	tcase_add_test(tc, listener_order_created);
+	tcase_add_test(tc, listener_order_cancelled);
+	tcase_add_test(tc, pay_test_provider);
+	tcase_add_test(tc, pay_refusals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pay path with stripe");
+	tcase_add_checked_fixture(tc, db_stripe_setup, db_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, pay_stripe_timeout_then_retry);
+	tcase_add_test(tc, pay_stripe_declined);
+	tcase_add_test(tc, pay_cancelled_during_charge_is_refunded);
+	tcase_add_test(tc, pay_stripe_concurrent_once);
+	suite_add_tcase(s, tc);
+	return s;
+}
