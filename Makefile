@@ -4,6 +4,7 @@
 #   make test    the same set-up on throwaway dirs and ports, then every test
 #   make fuzz    libFuzzer harnesses for the parsers (FUZZ_SECONDS each)
 #   make lint    clang-format check and the banned-function grep
+#   make bench   figures on this machine, a table in build/bench/results.txt
 #
 # BUILD=release (default) builds into build/release, BUILD=asan into
 # build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -47,7 +48,7 @@ HTTP_C := $(sort $(wildcard tests/http/*.c))
 HTTP_OBJ := $(HTTP_C:%.c=$(O)/%.o) $(O)/tests/http/suites.o
 TEST_CFLAGS := $(CHECK_CFLAGS)
 
-.PHONY: all build run test test-unit fuzz lint clean deps bench
+.PHONY: all build run test test-unit fuzz lint clean deps bench bench-progs
 all: build
 build: $(PROGS) $(O)/bin/unit-tests $(O)/bin/http-tests
 
@@ -93,6 +94,14 @@ $(O)/bin/http-tests: $(HTTP_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
+# Standalone load and concurrency programs (tests/load/NAME.c -> bin/NAME)
+# on the HTTP test client; scripts/test.sh runs them against the stack.
+LOAD_PROGS := $(patsubst tests/load/%.c,$(O)/bin/%,$(wildcard tests/load/*.c))
+build: $(LOAD_PROGS)
+$(O)/bin/%: $(O)/tests/load/%.o $(O)/tests/http/client.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # ---- the two commands of README.md -------------------------------------
 
 deps:
@@ -106,6 +115,22 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@$(MAKE) --no-print-directory BUILD=asan build
 	@scripts/test.sh
+
+# Figures on this machine (scripts/bench.sh: sections, a table, and
+# build/bench/results.txt), on the release build. tests/bench/ holds the
+# bare ceiling responder, the event figures and the Express peer.
+BENCH_PROGS := $(O)/bin/bench-bare $(O)/bin/bench-events
+$(O)/bin/bench-bare: $(O)/tests/bench/bare.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(O)/bin/bench-events: $(O)/tests/bench/events.o $(O)/tests/http/client.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+bench-progs: $(BENCH_PROGS)
+
+bench: deps
+	@$(MAKE) --no-print-directory BUILD=release build bench-progs
+	@scripts/bench.sh
 
 # ---- fuzzing (clang + libFuzzer) ----------------------------------------
 

@@ -145,6 +145,7 @@ export TICKETS_DATABASE_URL="$pg user=tickets"
 export ORDERS_DATABASE_URL="$pg user=orders"
 export PAYMENTS_DATABASE_URL="$pg user=payments"
 export TEMPLATE_DIR="$ROOT/templates"
+export RUN_DIR=$RUN
 ENV
 }
 

@@ -1,9 +1,12 @@
-/* worker.c: the event runtime program: outbox relays and consumer groups.
+/* worker.c: the event runtime program: outbox relays, consumer groups,
+ * the expiration scheduler and the orders sweeper.
  *
- *   worker [--roles relay,consumers] [--only-group NAME]
+ *   worker [--roles relay,consumers,scheduler,sweeper] [--only-group NAME]
  *       one relay thread per outbox schema, one consumer thread per group
- *       of the listener table; SIGTERM/SIGINT: every thread finishes the
- *       batch or event in hand, then the program exits 0.
+ *       of the listener table, one scheduler thread (expiration clock), one
+ *       sweeper thread (overdue orders); all roles by default. SIGTERM/
+ *       SIGINT: every thread finishes the batch or event in hand, then the
+ *       program exits 0.
  *   worker republish SCHEMA FROM TO
  *       mark outbox rows FROM..TO of SCHEMA unpublished (Redis lost them);
  *       the running relays send them again, consumers dedupe.
@@ -13,7 +16,9 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/relay.h"
+#include "expiration/expiration.h"
 #include "orders/orders.h"
+#include "payments/payments.h"
 #include "tickets/tickets.h"
 
 #include <pthread.h>
@@ -30,17 +35,20 @@ struct job {
 	pthread_t thread;
 	struct tx_relay *relay;
 	struct tx_consumer *consumer;
+	struct expiration_scheduler *scheduler;
+	struct orders_sweeper *sweeper;
 	const atomic_bool *stop;
 };
 
 struct args {
-	bool relay, consumers;
+	bool relay, consumers, scheduler, sweeper;
 	const char *only_group;
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: worker [--roles relay,consumers] [--only-group NAME]\n"
+	fprintf(stderr, "usage: worker [--roles relay,consumers,scheduler,sweeper] "
+			"[--only-group NAME]\n"
 			"       worker republish SCHEMA FROM TO\n");
 	return 2;
 }
@@ -49,13 +57,17 @@ static int parse_roles(const char *s, struct args *a)
 {
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%s", s);
-	a->relay = a->consumers = false;
+	a->relay = a->consumers = a->scheduler = a->sweeper = false;
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
 		if (strcmp(t, "relay") == 0)
 			a->relay = true;
 		else if (strcmp(t, "consumers") == 0)
 			a->consumers = true;
+		else if (strcmp(t, "scheduler") == 0)
+			a->scheduler = true;
+		else if (strcmp(t, "sweeper") == 0)
+			a->sweeper = true;
 		else
 			return -1;
 	}
@@ -64,7 +76,7 @@ static int parse_roles(const char *s, struct args *a)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	a->relay = a->consumers = true;
+	a->relay = a->consumers = a->scheduler = a->sweeper = true;
 	a->only_group = NULL;
 	for (int i = 1; i < argc; i += 2) {
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -86,6 +98,10 @@ static void *job_main(void *arg)
 	struct job *j = arg;
 	if (j->relay)
 		tx_relay_run(j->relay, j->stop);
+	else if (j->scheduler)
+		expiration_scheduler_run(j->scheduler, j->stop);
+	else if (j->sweeper)
+		orders_sweeper_run(j->sweeper, j->stop);
 	else
 		tx_consumer_run(j->consumer, j->stop);
 	return NULL;
@@ -115,6 +131,8 @@ struct listener_set {
 static const struct listener_set listener_sets[] = {
 	{ tickets_listeners, &tickets_nlisteners },
 	{ orders_listeners, &orders_nlisteners },
+	{ expiration_listeners, &expiration_nlisteners },
+	{ payments_listeners, &payments_nlisteners },
 };
 
 static size_t add_consumers(const struct tx_config *cfg, const char *only,
@@ -138,10 +156,34 @@ static size_t add_consumers(const struct tx_config *cfg, const char *only,
 	return n;
 }
 
+/* The expiration clock and the orders sweeper, one thread each. */
+static size_t add_clock(const struct tx_config *cfg, const struct args *a,
+			struct job *jobs, size_t n)
+{
+	char err[256];
+	if (a->scheduler && n < MAX_JOBS) {
+		jobs[n].scheduler = expiration_scheduler_new(cfg, err, sizeof(err));
+		if (jobs[n].scheduler)
+			n++;
+		else
+			tx_log("error", "scheduler: %s", err);
+	}
+	if (a->sweeper && n < MAX_JOBS) {
+		jobs[n].sweeper = orders_sweeper_new(cfg);
+		if (jobs[n].sweeper)
+			n++;
+		else
+			tx_log("error", "sweeper: ORDERS_DATABASE_URL too long");
+	}
+	return n;
+}
+
 static void release_job(struct job *j)
 {
 	tx_relay_free(j->relay);
 	tx_consumer_free(j->consumer);
+	expiration_scheduler_free(j->scheduler);
+	orders_sweeper_free(j->sweeper);
 }
 
 static int serve(const struct tx_config *cfg, const struct args *a)
@@ -157,6 +199,7 @@ static int serve(const struct tx_config *cfg, const struct args *a)
 	size_t n = a->relay ? add_relays(cfg, jobs, 0) : 0;
 	if (a->consumers)
 		n = add_consumers(cfg, a->only_group, jobs, n);
+	n = add_clock(cfg, a, jobs, n);
 	size_t started = 0;
 	for (; started < n; started++) {
 		jobs[started].stop = &stop;

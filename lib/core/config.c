@@ -37,6 +37,8 @@ struct num_var {
 static const struct num_var num_vars[] = {
 	{ "EXPIRATION_WINDOW_SECONDS", 900, 1, 86400 * 30,
 	  offsetof(struct tx_config, expiration_window_s) },
+	{ "EXPIRATION_GRACE_SECONDS", 30, 0, 86400,
+	  offsetof(struct tx_config, expiration_grace_s) },
 	{ "ACK_WAIT_MS", 5000, 10, 3600 * 1000,
 	  offsetof(struct tx_config, ack_wait_ms) },
 	{ "MAX_DELIVERIES", 10, 1, 1000, offsetof(struct tx_config, max_deliveries) },
@@ -48,6 +50,8 @@ static const struct num_var num_vars[] = {
 	  offsetof(struct tx_config, outbox_retention_s) },
 	{ "STREAM_RETENTION_SECONDS", 86400, 0, 86400L * 3650,
 	  offsetof(struct tx_config, stream_retention_s) },
+	{ "STRIPE_TIMEOUT_MS", 10000, 100, 60000,
+	  offsetof(struct tx_config, stripe_timeout_ms) },
 };
 
 static int load_numbers(struct tx_config *c, char *err, size_t errlen)

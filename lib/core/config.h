@@ -22,12 +22,14 @@ struct tx_config {
 	const char *stripe_api_base;
 	const char *stripe_publishable_key;
 	long expiration_window_s;
+	long expiration_grace_s; /* sweeper: cancel orders overdue by more */
 	long ack_wait_ms;
 	long max_deliveries;
 	long session_ttl_s;
 	long max_body_bytes;
 	long outbox_retention_s; /* relay: keep published outbox rows */
 	long stream_retention_s; /* consumers: trim acked stream entries */
+	long stripe_timeout_ms;  /* payments: total time of one provider call */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
 };

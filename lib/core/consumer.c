@@ -88,6 +88,7 @@ struct tx_consumer {
 	char group[128];
 	char name[128];
 	char schema[64];
+	bool redis_only; /* schema NULL: no Postgres (events.h) */
 	struct stream streams[TX_CONSUMER_MAX_STREAMS];
 	size_t nstreams;
 	struct tx_redis *redis;
@@ -147,9 +148,12 @@ static int add_listeners(struct tx_consumer *c, const struct tx_listener *ls,
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(ls[i].group, c->group) != 0)
 			continue;
-		if (c->nstreams == TX_CONSUMER_MAX_STREAMS ||
-		    (c->nstreams && strcmp(ls[i].schema, c->schema) != 0) ||
-		    !is_identifier(ls[i].schema)) {
+		bool none = ls[i].schema == NULL;
+		if (c->nstreams == 0)
+			c->redis_only = none;
+		if (c->nstreams == TX_CONSUMER_MAX_STREAMS || none != c->redis_only ||
+		    (!none && c->nstreams && strcmp(ls[i].schema, c->schema) != 0) ||
+		    (!none && !is_identifier(ls[i].schema))) {
 			snprintf(err, errlen, "group %s: too many listeners, or "
 				 "schemas differ or are not identifiers", c->group);
 			return -1;
@@ -160,7 +164,7 @@ static int add_listeners(struct tx_consumer *c, const struct tx_listener *ls,
 					 c->group, ls[i].subject);
 				return -1;
 			}
-		snprintf(c->schema, sizeof(c->schema), "%s", ls[i].schema);
+		snprintf(c->schema, sizeof(c->schema), "%s", none ? "" : ls[i].schema);
 		struct stream *s = &c->streams[c->nstreams++];
 		s->l = &ls[i];
 		if (tx_redis_key(c->redis, ls[i].subject, s->key, sizeof(s->key)) < 0) {
@@ -195,6 +199,11 @@ static int setup(struct tx_consumer *c, char *err, size_t errlen)
 		snprintf(err, errlen, "REDIS_PREFIX or group name too long");
 		return -1;
 	}
+	c->ctx.cfg = c->cfg;
+	c->ctx.arena = tx_arena_new(64 << 10);
+	c->ctx.redis = c->redis;
+	if (c->redis_only)
+		return 0;
 	snprintf(c->sql_dedupe, sizeof(c->sql_dedupe),
 		 "INSERT INTO %s.processed_events (event_id, group_name) "
 		 "VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING", c->schema);
@@ -204,8 +213,6 @@ static int setup(struct tx_consumer *c, char *err, size_t errlen)
 		snprintf(err, errlen, "database URL too long");
 		return -1;
 	}
-	c->ctx.cfg = c->cfg;
-	c->ctx.arena = tx_arena_new(64 << 10);
 	c->ctx.db = tx_db_new(url);
 	return 0;
 }
@@ -413,6 +420,21 @@ static enum outcome db_outcome(struct tx_consumer *c, int rc, const char *what,
 	return rc == -TX_E_UNAVAILABLE ? O_UNAVAILABLE : O_FAILED;
 }
 
+/* A Redis-only group: the handler alone, idempotent by itself. */
+static enum outcome apply_redis_only(struct tx_consumer *c, const struct stream *s,
+				     const struct tx_event *ev, char *err,
+				     size_t errlen)
+{
+	err[0] = '\0';
+	int h = s->l->handle(&c->ctx, ev, err, errlen);
+	if (h == 0)
+		return O_APPLIED;
+	if (!err[0])
+		errf(err, errlen, "%s", h == TX_EV_RETRY ? "retry" : tx_err_name(h));
+	return h == TX_EV_RETRY ? O_RETRY : h == -TX_E_UNAVAILABLE ? O_UNAVAILABLE
+								  : O_FAILED;
+}
+
 /* In one transaction: record the event id, run the handler, commit. */
 static enum outcome apply(struct tx_consumer *c, const struct stream *s,
 			  const struct entry *e, struct json_object *json,
@@ -420,6 +442,10 @@ static enum outcome apply(struct tx_consumer *c, const struct stream *s,
 {
 	PGresult *res;
 	const char *params[] = { e->ev_id, c->group };
+	if (c->redis_only) {
+		struct tx_event ev = { s->l->subject, e->ev_id, e->data, json };
+		return apply_redis_only(c, s, &ev, err, errlen);
+	}
 	int rc = tx_db_begin(&c->ctx);
 	if (rc < 0)
 		return db_outcome(c, rc, "begin", err, errlen);
@@ -655,7 +681,7 @@ static int reclaim_stream(struct tx_consumer *c, struct stream *s)
 int tx_consumer_reclaim(struct tx_consumer *c)
 {
 	char err[256];
-	if (tx_db_connect(c->ctx.db, err, sizeof(err)) < 0) {
+	if (!c->redis_only && tx_db_connect(c->ctx.db, err, sizeof(err)) < 0) {
 		set_error(c, "%s", err); /* don't spend deliveries while it's down */
 		return -TX_E_UNAVAILABLE;
 	}
@@ -672,7 +698,7 @@ int tx_consumer_reclaim(struct tx_consumer *c)
 int tx_consumer_poll(struct tx_consumer *c, int block_ms)
 {
 	char err[256];
-	if (tx_db_connect(c->ctx.db, err, sizeof(err)) < 0) {
+	if (!c->redis_only && tx_db_connect(c->ctx.db, err, sizeof(err)) < 0) {
 		set_error(c, "%s", err);
 		return -TX_E_UNAVAILABLE;
 	}

@@ -6,6 +6,9 @@
  * DATABASE_URL), one thread. Several consumers (threads, processes,
  * machines) may serve the same group; each entry reaches one of them at a
  * time and its effect is applied at most once (processed_events).
+ * A group whose listeners have no schema (NULL) is Redis-only: no Postgres
+ * connection, no processed_events; its handlers dedupe by themselves
+ * (events.h).
  *
  * Keys (all with REDIS_PREFIX): the streams are the listeners' subjects;
  * "dead-letter" receives entries that failed MAX_DELIVERIES times or are

@@ -25,6 +25,16 @@
  *                  last error (err)
  * Handlers write their effects and any events they publish (outbox rows)
  * through ctx->db inside the transaction the runtime opened.
+ *
+ * Redis-only listeners (schema NULL; every listener of the group must be
+ * so): for a service with no Postgres (expiration). The runtime opens no
+ * transaction and records nothing; ctx->db is NULL. The handler makes its
+ * effect idempotent itself, by recording the event id atomically with the
+ * effect (one Lua script), and returns as above: 0 acks, anything else
+ * leaves the entry pending.
+ *
+ * Every handler may use ctx->redis, the consumer's own connection (keys
+ * with REDIS_PREFIX: tx_redis_key). Leave no pipelined replies unread.
  */
 #ifndef TX_EVENTS_H
 #define TX_EVENTS_H
@@ -49,7 +59,8 @@ typedef int tx_listener_fn(struct tx_ctx *ctx, const struct tx_event *ev,
 struct tx_listener {
 	const char *subject; /* "order:created" */
 	const char *group;   /* "tickets-service" */
-	const char *schema;  /* "tickets": processed_events and DB URL */
+	const char *schema;  /* "tickets": processed_events and DB URL;
+			      * NULL: Redis only (see above) */
 	tx_listener_fn *handle;
 };
 

@@ -106,12 +106,27 @@ static int order_step(struct tx_ctx *ctx, const struct tx_stmt *st,
 	return 0;
 }
 
+/* The expiry path, shared with the sweeper (orders.h). */
+int orders_expire(struct tx_ctx *ctx, const char *id)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_ORDER_EXPIRE, (const char *const[]){ id }, &r);
+	if (rc < 0)
+		return rc;
+	return PQgetvalue(r, 0, 0)[0] == 't' ? 0 : -TX_E_NOT_FOUND;
+}
+
 /* Cancel unless complete or already cancelled (then: no effect, no event). */
 static int on_expiration_complete(struct tx_ctx *ctx, const struct tx_event *ev,
 				  char *err, size_t errlen)
 {
 	const char *order = tx_event_str(ctx->arena, ev, NULL, "orderId");
-	return order_step(ctx, &SQL_ORDER_EXPIRE, order, err, errlen);
+	int rc = orders_expire(ctx, order);
+	if (rc == -TX_E_NOT_FOUND)
+		snprintf(err, errlen, "Order not found");
+	else if (rc < 0)
+		fail(ctx, rc, err, errlen, SQL_ORDER_EXPIRE.name);
+	return rc;
 }
 
 static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,

@@ -9,6 +9,7 @@
 #ifndef TX_ORDERS_H
 #define TX_ORDERS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/events.h"
@@ -52,5 +53,28 @@ tx_handler orders_page_create, orders_page_list, orders_page_show;
 /* listeners.c */
 extern const struct tx_listener orders_listeners[];
 extern const size_t orders_nlisteners;
+/* Expire an order: cancel it (version + 1, order:cancelled in the outbox)
+ * unless it is complete or already cancelled, which is no effect and no
+ * event. The one path of the expiration:complete listener and the sweeper.
+ * 0, -TX_E_NOT_FOUND (no such order), or another -TX_E_... */
+int orders_expire(struct tx_ctx *ctx, const char *id);
+
+/* sweeper.c: cancels, through orders_expire, created orders whose
+ * expires_at is older than now - EXPIRATION_GRACE_SECONDS, in case Redis
+ * lost their timers. Batches of at most ORDERS_SWEEP_BATCH rows taken with
+ * FOR UPDATE SKIP LOCKED, each batch one transaction: any number of
+ * sweepers may run at once, and with the expiration:complete listener. */
+#define ORDERS_SWEEP_BATCH 100
+/* One batch on ctx (its own connection, no transaction open): *n gets the
+ * number cancelled. 0 or -TX_E_... */
+int orders_sweep(struct tx_ctx *ctx, long grace_s, int limit, int *n);
+
+struct orders_sweeper;
+struct tx_config;
+/* A sweeper with its own connection (ORDERS_DATABASE_URL or DATABASE_URL). */
+struct orders_sweeper *orders_sweeper_new(const struct tx_config *cfg);
+void orders_sweeper_free(struct orders_sweeper *s);
+/* Sweep every max(1/4 of the grace, 250 ms), at most 5 s, until *stop. */
+void orders_sweeper_run(struct orders_sweeper *s, const atomic_bool *stop);
 
 #endif
