@@ -102,6 +102,18 @@ $(O)/bin/%: $(O)/tests/load/%.o $(O)/tests/http/client.o
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# Fault drills (tests/faults/NAME.c -> bin/NAME; scripts/faults.sh runs them).
+FAULT_PROGS := $(patsubst tests/faults/%.c,$(O)/bin/%,$(wildcard tests/faults/*.c))
+build: $(FAULT_PROGS)
+$(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+.PHONY: faults
+faults: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@scripts/faults.sh full
+
 # ---- the two commands of README.md -------------------------------------
 
 deps:
