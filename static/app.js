@@ -19,6 +19,15 @@
 		});
 	});
 
+	// What the server renders for an expired order (order.tpl's EXPIRED),
+	// built without innerHTML: the pay form goes, the outcome stays.
+	function showExpired(root) {
+		var p = document.createElement('p');
+		p.className = 'outcome expired';
+		p.textContent = 'Order Expired';
+		root.replaceChildren(p);
+	}
+
 	// Order countdown. data-now is the server's clock in ms, so a wrong
 	// client clock does not change the time left.
 	document.querySelectorAll('[data-expires-at]').forEach(function (el) {
@@ -38,7 +47,7 @@
 				if (timer !== null) {
 					clearInterval(timer);
 				}
-				root.textContent = 'Order Expired';
+				showExpired(root);
 				return false;
 			}
 			el.textContent = 'Time left to pay: ' + left + ' seconds';

@@ -1,9 +1,10 @@
 {{%AUTOESCAPE context="HTML"}}
+<section class="card">
 <h1>{{TITLE}}</h1>
-<h4>Price: {{PRICE}}</h4>
+<h4 class="price">Price: {{PRICE}}</h4>
 <div class="checkout" data-countdown-root>
 {{#PAYABLE}}
-<p class="countdown"><span data-expires-at="{{EXPIRES_AT}}" data-now="{{NOW_MS}}">Time left to pay: {{SECONDS}} seconds</span></p>
+<p class="countdown" aria-live="polite"><span data-expires-at="{{EXPIRES_AT}}" data-now="{{NOW_MS}}">Time left to pay: {{SECONDS}} seconds</span></p>
 <form method="post" action="/orders/{{ID}}/pay" class="pay">
 <div class="field">
 <label for="token">Card</label>
@@ -19,12 +20,14 @@
 </form>
 {{/PAYABLE}}
 {{#EXPIRED}}
-<p class="status">Order Expired</p>
+<p class="outcome expired">Order Expired</p>
 {{/EXPIRED}}
 {{#CANCELLED}}
-<p class="status">This order was cancelled.</p>
+<p class="outcome cancelled">This order was cancelled.</p>
 {{/CANCELLED}}
 {{#PAID}}
-<p class="status">Paid. This ticket is yours.</p>
+<p class="outcome paid">Paid. This ticket is yours.</p>
 {{/PAID}}
 </div>
+</section>
+<p class="back"><a href="/orders">My orders</a></p>

@@ -2,9 +2,9 @@
 <h1>My Orders</h1>
 <ul class="orders">
 {{#ORDER}}
-<li><a href="/orders/{{ID}}">{{TITLE}} - {{STATUS}}</a></li>
+<li data-status="{{STATUS}}"><a href="/orders/{{ID}}">{{TITLE}} - {{STATUS}}</a></li>
 {{/ORDER}}
 {{#NO_ORDERS}}
-<li class="empty">You have no orders yet.</li>
+<li class="empty">You have no orders yet. <a href="/">Find a ticket</a></li>
 {{/NO_ORDERS}}
 </ul>

@@ -1,6 +1,7 @@
 {{%AUTOESCAPE context="HTML"}}
+<section class="card">
 <h1>{{TITLE}}</h1>
-<h4>Price: {{PRICE}}</h4>
+<h4 class="price">Price: {{PRICE}}</h4>
 {{#RESERVED}}
 <p class="notice">This ticket is reserved.</p>
 {{/RESERVED}}
@@ -10,3 +11,5 @@
 <input type="hidden" name="_csrf" value="{{CSRF}}">
 <button type="submit">Purchase</button>
 </form>
+</section>
+<p class="back"><a href="/">All tickets</a></p>

@@ -5,6 +5,7 @@
  * read the diff before committing it. Tests run from the repository root.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +189,238 @@ START_TEST(not_found_and_error_pages)
 }
 END_TEST
 
+/* ---- tickets pages ---------------------------------------------------- */
+
+static const char ticket_id[] = "8d3f5f0e-2c1b-4a57-9a0e-6f2b1c3d4e5f";
+static const char order_id[] = "1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b";
+
+START_TEST(new_ticket_form)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "Create a Ticket", .user = &alice,
+			     .csrf = "tok-789" };
+	struct tmpl_dict *body = begin("new_ticket.tpl", &p, &layout);
+	tmpl_set(body, "TITLE", "");
+	tmpl_set(body, "PRICE", "");
+	render_golden(layout, "new_ticket");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<label for=\"title\">Title</label>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<label for=\"price\">Price</label>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "data-money"));
+	ck_assert_ptr_null(strstr(out.buf, "Ooops"));
+}
+END_TEST
+
+START_TEST(new_ticket_with_errors)
+{
+	struct tmpl_dict *layout;
+	const char *errors[] = { "Title is required",
+				 "Price must be greater than 0" };
+	struct tx_page p = { .title = "Create a Ticket", .user = &alice,
+			     .csrf = "tok-789", .errors = errors, .nerrors = 2 };
+	struct tmpl_dict *body = begin("new_ticket.tpl", &p, &layout);
+	tmpl_set(body, "TITLE", "");
+	tmpl_set(body, "PRICE", "-1\"><b>");
+	render_golden(layout, "new_ticket_errors");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Title is required</li>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "value=\"-1&quot;&gt;&lt;b&gt;\""));
+}
+END_TEST
+
+static struct tmpl_dict *ticket_body(const struct tx_page *p,
+				     struct tmpl_dict **layout)
+{
+	struct tmpl_dict *body = begin("show_ticket.tpl", p, layout);
+	tmpl_set(body, "TITLE", "concert");
+	tmpl_set(body, "PRICE", "20");
+	tmpl_set(body, "ID", ticket_id);
+	return body;
+}
+
+START_TEST(show_ticket_plain)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "concert", .user = &alice,
+			     .csrf = "tok-789" };
+	ticket_body(&p, &layout);
+	render_golden(layout, "show_ticket");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<h4 class=\"price\">Price: 20</h4>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, ">Purchase</button>"));
+	ck_assert_ptr_null(strstr(out.buf, "reserved"));
+}
+END_TEST
+
+START_TEST(show_ticket_reserved)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "concert", .user = &alice,
+			     .csrf = "tok-789" };
+	struct tmpl_dict *body = ticket_body(&p, &layout);
+	tmpl_show_section(body, "RESERVED");
+	render_golden(layout, "show_ticket_reserved");
+	ck_assert_ptr_nonnull(strstr(out.buf, "This ticket is reserved."));
+}
+END_TEST
+
+START_TEST(show_ticket_already_reserved_error)
+{
+	struct tmpl_dict *layout;
+	const char *errors[] = { "Ticket is already reserved" };
+	struct tx_page p = { .title = "concert", .user = &alice,
+			     .csrf = "tok-789", .errors = errors, .nerrors = 1 };
+	ticket_body(&p, &layout);
+	render_golden(layout, "show_ticket_error");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<h4>Ooops....</h4>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Ticket is already reserved</li>"));
+}
+END_TEST
+
+/* ---- orders pages ----------------------------------------------------- */
+
+START_TEST(orders_with_rows)
+{
+	static const char *const rows[][3] = {
+		{ order_id, "concert", "complete" },
+		{ "2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b", "<img src=x onerror=alert(1)>",
+		  "cancelled" },
+		{ "3b4c5d6e-7f80-4192-8a3b-4c5d6e7f8091", "opera", "created" },
+		{ "4c5d6e7f-8091-42a3-9b4c-5d6e7f8091a2", "ballet", "awaiting:payment" },
+	};
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "My Orders", .user = &alice };
+	struct tmpl_dict *body = begin("orders.tpl", &p, &layout);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct tmpl_dict *row = tmpl_add_section(body, "ORDER");
+		tmpl_set(row, "ID", rows[i][0]);
+		tmpl_set(row, "TITLE", rows[i][1]);
+		tmpl_set(row, "STATUS", rows[i][2]);
+	}
+	render_golden(layout, "orders");
+	ck_assert_ptr_nonnull(strstr(out.buf, "\">concert - complete</a>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "&lt;img src=x onerror=alert(1)&gt; - cancelled</a>"));
+	ck_assert_ptr_null(strstr(out.buf, "<img"));
+	ck_assert_ptr_null(strstr(out.buf, "no orders"));
+}
+END_TEST
+
+START_TEST(orders_empty)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "My Orders", .user = &alice };
+	struct tmpl_dict *body = begin("orders.tpl", &p, &layout);
+	tmpl_show_section(body, "NO_ORDERS");
+	render_golden(layout, "orders_empty");
+	ck_assert_ptr_nonnull(strstr(out.buf, "You have no orders yet."));
+}
+END_TEST
+
+/* The checkout page in one of its four states (order.tpl's sections). */
+static void render_order(const char *state, const char *golden,
+			 const char *const *errors, size_t nerrors)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "Checkout", .user = &alice,
+			     .csrf = "tok-789", .errors = errors,
+			     .nerrors = nerrors };
+	struct tmpl_dict *body = begin("order.tpl", &p, &layout);
+	tmpl_set(body, "ID", order_id);
+	tmpl_set(body, "TITLE", "concert");
+	tmpl_set(body, "PRICE", "20");
+	tmpl_set(body, "STATUS", "created");
+	if (strcmp(state, "PAYABLE") == 0) {
+		struct tmpl_dict *s = tmpl_add_section(body, "PAYABLE");
+		tmpl_set(s, "SECONDS", "899");
+		tmpl_set(s, "NOW_MS", "1767225600000");
+		tmpl_set(s, "EXPIRES_AT", "2026-01-01T00:15:00.000Z");
+	} else {
+		tmpl_show_section(body, state);
+	}
+	render_golden(layout, golden);
+}
+
+START_TEST(order_payable)
+{
+	render_order("PAYABLE", "order_payable", NULL, 0);
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "<span data-expires-at=\"2026-01-01T00:15:00.000Z\" "
+			 "data-now=\"1767225600000\">Time left to pay: 899 seconds</span>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "action=\"/orders/1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b/pay\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "name=\"_csrf\" value=\"tok-789\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<label for=\"token\">Card</label>"));
+	ck_assert_ptr_null(strstr(out.buf, "Order Expired"));
+}
+END_TEST
+
+START_TEST(order_payable_with_error)
+{
+	const char *errors[] = { "Your card was declined." };
+	render_order("PAYABLE", "order_payable_error", errors, 1);
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Your card was declined.</li>"));
+}
+END_TEST
+
+START_TEST(order_expired)
+{
+	render_order("EXPIRED", "order_expired", NULL, 0);
+	ck_assert_ptr_nonnull(strstr(out.buf, ">Order Expired</p>"));
+	ck_assert_ptr_null(strstr(out.buf, "Time left to pay"));
+	ck_assert_ptr_null(strstr(out.buf, "/pay\""));
+}
+END_TEST
+
+START_TEST(order_cancelled)
+{
+	render_order("CANCELLED", "order_cancelled", NULL, 0);
+	ck_assert_ptr_nonnull(strstr(out.buf, "This order was cancelled."));
+	ck_assert_ptr_null(strstr(out.buf, "/pay\""));
+}
+END_TEST
+
+START_TEST(order_paid)
+{
+	render_order("PAID", "order_paid", NULL, 0);
+	ck_assert_ptr_nonnull(strstr(out.buf, "Paid. This ticket is yours."));
+	ck_assert_ptr_null(strstr(out.buf, "/pay\""));
+}
+END_TEST
+
+/* ---- payments: the page a failed payment answers with (pay.tpl) ------- */
+
+static void render_pay(const char *message, bool retry, const char *golden)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "Checkout", .user = &alice,
+			     .csrf = "tok-789", .errors = &message,
+			     .nerrors = 1 };
+	struct tmpl_dict *body = begin("pay.tpl", &p, &layout);
+	tmpl_set(body, "ID", order_id);
+	tmpl_set(body, "PRICE", "20");
+	if (retry)
+		tmpl_show_section(body, "RETRY");
+	render_golden(layout, golden);
+	ck_assert_ptr_nonnull(strstr(out.buf, "<h4>Ooops....</h4>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "href=\"/orders/1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b\""));
+}
+
+START_TEST(pay_declined_can_retry)
+{
+	render_pay("Your card was declined.", true, "pay_declined");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Your card was declined.</li>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "action=\"/orders/1f2e3d4c-5b6a-4789-8a9b-0c1d2e3f4a5b/pay\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "name=\"_csrf\" value=\"tok-789\""));
+}
+END_TEST
+
+START_TEST(pay_refused_no_retry)
+{
+	render_pay("Cannot pay for an cancelled order", false, "pay_refused");
+	ck_assert_ptr_null(strstr(out.buf, "/pay\""));
+}
+END_TEST
+
 START_TEST(attribute_value_quote_is_escaped)
 {
 	struct tmpl_dict *layout;
@@ -252,6 +485,20 @@ Suite *suite_tmpl(void)
 	tcase_add_test(tc, index_empty);
 	tcase_add_test(tc, signout_page);
 	tcase_add_test(tc, not_found_and_error_pages);
+	tcase_add_test(tc, new_ticket_form);
+	tcase_add_test(tc, new_ticket_with_errors);
+	tcase_add_test(tc, show_ticket_plain);
+	tcase_add_test(tc, show_ticket_reserved);
+	tcase_add_test(tc, show_ticket_already_reserved_error);
+	tcase_add_test(tc, orders_with_rows);
+	tcase_add_test(tc, orders_empty);
+	tcase_add_test(tc, order_payable);
+	tcase_add_test(tc, order_payable_with_error);
+	tcase_add_test(tc, order_expired);
+	tcase_add_test(tc, order_cancelled);
+	tcase_add_test(tc, order_paid);
+	tcase_add_test(tc, pay_declined_can_retry);
+	tcase_add_test(tc, pay_refused_no_retry);
 	tcase_add_test(tc, attribute_value_quote_is_escaped);
 	tcase_add_test(tc, url_attribute_value_is_escaped);
 	tcase_add_test(tc, render_into_full_buffer_fails);
