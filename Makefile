@@ -48,7 +48,7 @@ HTTP_C := $(sort $(wildcard tests/http/*.c))
 HTTP_OBJ := $(HTTP_C:%.c=$(O)/%.o) $(O)/tests/http/suites.o
 TEST_CFLAGS := $(CHECK_CFLAGS)
 
-.PHONY: all build run test test-unit fuzz lint clean deps bench bench-progs
+.PHONY: all build run test test-unit fuzz lint clean deps bench bench-progs install
 all: build
 build: $(PROGS) $(O)/bin/unit-tests $(O)/bin/http-tests
 
@@ -157,6 +157,31 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 		-o $@ $^ $(PKG_LIBS) -lstdc++ -lm
 fuzz: $(FUZZ_TARGETS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# ---- install (PREFIX, DESTDIR) --------------------------------------------
+# Programs in PREFIX/libexec/ticketing, data in PREFIX/share/ticketing,
+# systemd units in PREFIX/lib/systemd/system (PREFIX filled in); README.md
+# "Deploying" says what to do with them.
+
+PREFIX ?= /usr/local
+SHARE := $(DESTDIR)$(PREFIX)/share/ticketing
+UNITS := $(wildcard deploy/systemd/*.service.in)
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e '/@HARDENING@/{r deploy/systemd/hardening.conf' -e 'd;}'
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/libexec/ticketing $(SHARE)/templates \
+		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/ticketing/
+	install -m 0644 templates/*.tpl $(SHARE)/templates/
+	cp -R static/. $(SHARE)/static/ && chmod -R a+rX,go-w $(SHARE)/static
+	install -m 0644 sql/*.sql $(SHARE)/sql/
+	install -m 0755 scripts/migrate.sh $(SHARE)/scripts/
+	install -m 0644 nginx/ticketing-fastcgi.conf nginx/cgi.conf.in $(SHARE)/nginx/
+	$(SUBST) nginx/ticketing.prod.conf >$(SHARE)/nginx/ticketing.prod.conf
+	$(SUBST) deploy/systemd/ticketing.env.example >$(SHARE)/ticketing.env.example
+	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
+	install -m 0644 deploy/systemd/ticketing.target $(DESTDIR)$(PREFIX)/lib/systemd/system/
 
 lint:
 	@scripts/lint.sh

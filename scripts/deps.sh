@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
 	libjwt-dev libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
 	libcurl4-openssl-dev postgresql redis-server nginx clang libclang-rt-14-dev
-	curl ca-certificates chromium fonts-dejavu-core)
+	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -10,6 +10,8 @@
 #   PORT        nginx port;  REDIS_PORT, PG_PORT: ports of the data servers
 #   MODE        run (durable: fsync, synchronous_commit) or test (fast)
 #   THREADS     FastCGI threads per program (default 8)
+#   OPS_ALLOW   addresses (nginx allow syntax, space-separated) that may
+#               reach /ops and /metrics (default "127.0.0.1 ::1")
 # Writes $DATA/env: the variables a client of this stack needs.
 set -euo pipefail
 cmd=${1:?usage: stack.sh up|down|nginx-reload}
@@ -22,7 +24,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # reach, whatever the permissions above the checkout: unix socket paths are
 # limited to 107 bytes, and /root is 0700.
 RUN=${RUN_DIR:-/tmp/tix-$(id -u)-$PORT}
-SERVICES="auth tickets orders payments"
+SERVICES="auth tickets orders payments ops"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 
 if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; NGINX_USER="user www-data;"; GROUP=www-data
@@ -120,6 +122,10 @@ nginx_conf() {
 	else
 		: >"$RUN/nginx/limit-zone.conf"; : >"$RUN/nginx/limit.conf"
 	fi
+	local a
+	: >"$RUN/nginx/ops-allow.conf"
+	for a in ${OPS_ALLOW:-127.0.0.1 ::1}; do echo "allow $a;" >>"$RUN/nginx/ops-allow.conf"; done
+	echo "deny all;" >>"$RUN/nginx/ops-allow.conf"
 	rm -rf "$RUN/static" && cp -R "$ROOT/static" "$RUN/static" && chmod -R a+rX "$RUN/static"
 	sed -e "s|@RUN@|$RUN|g" "$ROOT/nginx/fastcgi.conf.in" >"$RUN/nginx/fastcgi.conf"
 	sed -e "s|@RUN@|$RUN|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@LOG@|$DATA/log|g" \
@@ -144,6 +150,8 @@ export AUTH_DATABASE_URL="$pg user=auth"
 export TICKETS_DATABASE_URL="$pg user=tickets"
 export ORDERS_DATABASE_URL="$pg user=orders"
 export PAYMENTS_DATABASE_URL="$pg user=payments"
+export OPS_DATABASE_URL="$pg user=ops"
+export METRICS_DIR=$RUN/metrics
 export TEMPLATE_DIR="$ROOT/templates"
 export RUN_DIR=$RUN
 ENV
@@ -158,8 +166,12 @@ up)
 	export TICKETS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=tickets"
 	export ORDERS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=orders"
 	export PAYMENTS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=payments"
+	export OPS_DATABASE_URL="host=$DATA/pg port=$PG_PORT dbname=ticketing user=ops"
 	export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 	export TEMPLATE_DIR="$ROOT/templates"
+	# Request counters of every program, shared by its processes (ops reads).
+	export METRICS_DIR="$RUN/metrics"
+	mkdir -p "$METRICS_DIR"
 	pg_up
 	redis_up
 	services_up

@@ -21,8 +21,10 @@
 #include "http.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "page.h"
 #include "password.h"
+#include "redis.h"
 #include "tmpl.h"
 
 #include <errno.h>
@@ -30,6 +32,7 @@
 #include <grp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +189,10 @@ static void serve_one(struct worker *w, const struct io *io)
 		tx_http_handle(&req, &w->ctx, &w->resp);
 	}
 	tx_db_rollback(&w->ctx); /* a handler that bailed mid-transaction */
+	/* Counted before the response leaves (libfcgi sends it at Finish), so
+	 * a client that has its answer also sees it in /metrics. */
+	tx_metrics_observe(w->ctx.svc, req.route, w->resp.status,
+			   tx_now_us() - start);
 	write_resp(io, &w->resp);
 	tx_log_request(&w->ctx, &req, &w->resp, tx_now_us() - start);
 	tx_arena_reset(w->ctx.arena);
@@ -203,6 +210,14 @@ static void worker_init(struct worker *w, const struct tx_service *svc, int inde
 	w->ctx.svc = svc;
 	w->ctx.arena = tx_arena_new(64 << 10);
 	w->ctx.db = tx_db_new(config.database_url);
+	if (svc->needs_redis) {
+		char err[256];
+		/* 1 s per command: a stalled Redis must not hang a request. */
+		w->ctx.redis = tx_redis_new(config.redis_url, config.redis_prefix,
+					    1000, err, sizeof(err));
+		if (!w->ctx.redis)
+			tx_log("error", "redis: %s", err);
+	}
 	tx_buf_init(&w->resp.body, 4u << 20);
 	tx_buf_init(&w->body, (size_t)config.max_body_bytes);
 }
@@ -210,6 +225,7 @@ static void worker_init(struct worker *w, const struct tx_service *svc, int inde
 static void worker_release(struct worker *w)
 {
 	tx_db_free(w->ctx.db);
+	tx_redis_free(w->ctx.redis);
 	tx_arena_free(w->ctx.arena);
 	tx_buf_release(&w->resp.body);
 	tx_buf_release(&w->body);
@@ -250,8 +266,19 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* libfcgi reads "host:port" (or ":port") as TCP: a colon followed by a
+ * number, in a name without '/'. Its peers are then limited by
+ * FCGI_WEB_SERVER_ADDRS; there is no file to unlink, chown or chmod. */
+static bool is_tcp(const char *path)
+{
+	const char *colon = strrchr(path, ':');
+	return !strchr(path, '/') && colon && colon[1] >= '1' && colon[1] <= '9';
+}
+
 static int open_socket(const char *path, const char *group)
 {
+	if (is_tcp(path))
+		return FCGX_OpenSocket(path, 1024);
 	unlink(path); /* a stale socket from a killed run */
 	mode_t old = umask(0117);
 	int fd = FCGX_OpenSocket(path, 1024);
@@ -379,6 +406,12 @@ static int start_up(const struct tx_service *svc)
 	}
 	if (svc->init && svc->init(&config) < 0)
 		return -1;
+	/* Request counters shared by every process of this program (ops
+	 * renders them); without METRICS_DIR they stay in this process. */
+	const char *mdir = getenv("METRICS_DIR");
+	if (tx_metrics_open(svc, mdir) < 0)
+		tx_log("warn", "metrics: cannot map %s/%s.metrics: %s",
+		       mdir ? mdir : "-", svc->name, strerror(errno));
 	return 0;
 }
 

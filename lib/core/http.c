@@ -342,6 +342,7 @@ void tx_http_handle(struct tx_req *req, struct tx_ctx *ctx,
 	tx_resp_reset(resp);
 
 	const struct tx_route *rt = route_find(ctx, req);
+	req->route = rt;
 	if (!rt) {
 		unsigned flags = strncmp(req->path, "/api/", 5) == 0 ? TX_R_JSON : TX_R_HTML;
 		if (flags & TX_R_HTML) {

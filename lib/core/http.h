@@ -60,6 +60,7 @@ struct tx_req {
 	struct json_object *json;	   /* JSON routes: the body object */
 	struct tx_form form;		   /* HTML routes: form body or query */
 	const char *csrf_token;		   /* HTML routes: token for forms */
+	const struct tx_route *route;	   /* the matched route, NULL if none */
 };
 
 struct tx_resp {
@@ -81,8 +82,9 @@ struct tx_ctx {
 	const char *request_id;
 	char db_error[256]; /* last database error, for the log line */
 	struct tmpl_dict *layout; /* the page being built (tx_html_begin) */
-	/* Event handlers only: the consumer's Redis connection (events.h);
-	 * NULL in request handlers. */
+	/* Event handlers: the consumer's Redis connection (events.h).
+	 * Request handlers: a per-thread connection, connected on first use,
+	 * when the service sets needs_redis; NULL otherwise. */
 	struct tx_redis *redis;
 };
 
@@ -110,6 +112,8 @@ struct tx_service {
 	/* Optional: run once at start-up, before any thread (fcgi.c); a
 	 * negative return stops the program. */
 	int (*init)(const struct tx_config *cfg);
+	/* Give each thread a Redis connection in ctx->redis (fcgi.c). */
+	bool needs_redis;
 };
 
 /* The whole request path: route, enforce flags, run the handler, turn a
