@@ -51,7 +51,9 @@ run_suite() { # name, command...
 	record "$name" "$out" $rc
 }
 
+fake_pid=
 cleanup() {
+	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	scripts/stack.sh down >/dev/null 2>&1 || true
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DATA:-}" ]; then
 		rm -rf "$DATA"
@@ -71,9 +73,20 @@ fi
 export TEST_DATABASE_URL=$DATABASE_URL TEST_BASE_URL=$BASE_URL
 export TEST_REDIS_URL=$REDIS_URL
 
+# The fake Stripe (loopback, a free port) for the payments provider tests.
+node tests/fakes/fake_stripe.mjs "$DATA/fake_stripe.port" >"$DATA/log/fake_stripe.log" 2>&1 &
+fake_pid=$!
+for _ in $(seq 100); do [ -s "$DATA/fake_stripe.port" ] && break; sleep 0.05; done
+export FAKE_STRIPE_URL=http://127.0.0.1:$(cat "$DATA/fake_stripe.port" 2>/dev/null)
+
 run_suite unit-release build/release/bin/unit-tests
 run_suite unit-asan build/asan/bin/unit-tests
-run_suite http env CK_EXCLUDE_TAGS=ratelimit build/asan/bin/http-tests
+run_suite http env CK_EXCLUDE_TAGS="ratelimit expiry" build/asan/bin/http-tests
+
+# Concurrency through nginx (tests/load/concurrency.c): the course's 200-way
+# update race with a second worker, a flash sale, the event lag (printed).
+run_suite concurrency timeout 300 build/asan/bin/concurrency
+grep -E '^(scenario|flash-sale|event-lag): ' "$DATA/log/concurrency.out"
 
 # Plain CGI: the same binary without a socket answers one request.
 cgi_out=$(REQUEST_METHOD=GET DOCUMENT_URI=/api/users/currentuser \
@@ -84,9 +97,61 @@ else
 	echo "cgi: FAILED: $cgi_out" >>"$results"; failed=$((failed + 1))
 fi
 
+# CGI mode for classic hosting: nginx + fcgiwrap (nginx/cgi.conf.in) run
+# the same binaries, one process per request (tests/stack/cgi.sh).
+if tests/stack/cgi.sh >"$DATA/log/cgi-fcgiwrap.out" 2>&1; then
+	echo "cgi-fcgiwrap: ok ($(tail -1 "$DATA/log/cgi-fcgiwrap.out"))" >>"$results"; passed=$((passed + 1))
+else
+	grep FAILED "$DATA/log/cgi-fcgiwrap.out"
+	echo "cgi-fcgiwrap: FAILED: $(tail -1 "$DATA/log/cgi-fcgiwrap.out")" >>"$results"; failed=$((failed + 1))
+fi
+
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
 run_suite http-ratelimit env CK_INCLUDE_TAGS=ratelimit build/release/bin/http-tests
+
+# End-to-end in headless Chromium (tests/e2e/run.sh: npm ci, journey.mjs,
+# bounded, the browser always ended), against the stack restarted with a
+# short expiration window so that the expiry step can wait it out. Before
+# the expiry phase, whose 10,000 tickets would make / very long.
+echo "== e2e (chromium; screenshots in tests/screenshots/)"
+e2e_window=${E2E_EXPIRATION_WINDOW_SECONDS:-15}
+scripts/stack.sh down >/dev/null 2>&1
+if EXPIRATION_WINDOW_SECONDS=$e2e_window scripts/stack.sh up >"$DATA/log/e2e-stack.log" 2>&1; then
+	E2E_LOG=$DATA/log/e2e.tap EXPIRATION_WINDOW_SECONDS=$e2e_window \
+		tests/e2e/run.sh >"$DATA/log/e2e.out" 2>&1
+	e2e_rc=$?
+else
+	echo "0 passed, 1 failed" >"$DATA/log/e2e.out"; e2e_rc=1
+	tail -n 20 "$DATA/log/e2e-stack.log"
+fi
+grep -vE '^  ok ' "$DATA/log/e2e.out"
+e2e_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/e2e.out" | tail -1)
+e2e_pass=$(sed -E 's/ passed.*//' <<<"${e2e_line:-0 passed}")
+e2e_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${e2e_line:-x 1 failed}")
+[ "$e2e_rc" -ne 0 ] && [ "$e2e_fail" -eq 0 ] && e2e_fail=1
+passed=$((passed + e2e_pass)); failed=$((failed + e2e_fail))
+echo "e2e: $(if [ "$e2e_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($e2e_pass passed, $e2e_fail failed)" >>"$results"
+
+# Expiry, against the stack restarted with short windows (3 s hold, 2 s
+# grace, 1 s ack wait): the HTTP scenarios (tag expiry; one kills the
+# worker, one flushes Redis), then 10,000 orders due in the same second.
+echo "== expiry (short windows)"
+scripts/stack.sh down >/dev/null 2>&1
+if EXPIRATION_WINDOW_SECONDS=3 EXPIRATION_GRACE_SECONDS=2 ACK_WAIT_MS=1000 \
+	scripts/stack.sh up >"$DATA/log/expiry-stack.log" 2>&1; then
+	. "$DATA/env"
+	run_suite http-expiry env CK_INCLUDE_TAGS=expiry build/asan/bin/http-tests
+	if tests/stack/expiry_mass.sh "${EXPIRY_MASS_COUNT:-10000}" >"$DATA/log/expiry-mass.out" 2>&1; then
+		echo "expiry-mass: ok ($(tail -1 "$DATA/log/expiry-mass.out"))" >>"$results"; passed=$((passed + 1))
+	else
+		echo "expiry-mass: FAILED: $(tail -1 "$DATA/log/expiry-mass.out")" >>"$results"; failed=$((failed + 1))
+	fi
+	tail -1 "$DATA/log/expiry-mass.out"
+else
+	tail -n 20 "$DATA/log/expiry-stack.log"
+	echo "expiry: FAILED: the stack did not start" >>"$results"; failed=$((failed + 1))
+fi
 
 # Stop the programs (they exit cleanly on SIGTERM, so LeakSanitizer runs),
 # then any sanitizer report anywhere is a failure.
@@ -98,6 +163,21 @@ if ls "$DATA"/log/asan* "$DATA"/log/ubsan* >/dev/null 2>&1 ||
 else
 	echo "sanitizers: ok (no reports)" >>"$results"; passed=$((passed + 1))
 fi
+
+# Fault drills, the short set (scripts/faults.sh short: its own durable
+# stack on other ports, release build; kill -9 at failpoints, Redis killed
+# and stopped, FastCGI processes killed, each drill under load and followed
+# by tests/faults/check_invariants.sh). Each drill counts as one test.
+echo "== fault drills (short)"
+BIN=$ROOT/build/release/bin timeout 600 scripts/faults.sh short >"$DATA/log/faults.out" 2>&1
+faults_rc=$?
+grep -E '^drill |^netns: ' "$DATA/log/faults.out"
+f_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/faults.out" | tail -1)
+f_pass=$(sed -E 's/ passed.*//' <<<"${f_line:-0 passed}")
+f_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${f_line:-x 1 failed}")
+[ "$faults_rc" -ne 0 ] && [ "$f_fail" -eq 0 ] && f_fail=1
+passed=$((passed + f_pass)); failed=$((failed + f_fail))
+echo "faults: $(if [ "$faults_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($f_pass passed, $f_fail failed)" >>"$results"
 
 echo "== fuzz (short run)"
 if make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} >"$DATA/log/fuzz.out" 2>&1; then

@@ -24,6 +24,7 @@
 #include "db.h"
 #include "errors.h"
 #include "events.h"
+#include "failpoint.h"
 #include "http.h"
 #include "json.h"
 #include "log.h"
@@ -460,8 +461,12 @@ static enum outcome apply(struct tx_consumer *c, const struct stream *s,
 	err[0] = '\0';
 	int h = s->l->handle(&c->ctx, &ev, err, errlen);
 	if (h == 0) {
+		TX_FAILPOINT("consumer_before_commit");
 		rc = tx_db_commit(&c->ctx);
-		return rc < 0 ? db_outcome(c, rc, "commit", err, errlen) : O_APPLIED;
+		if (rc < 0)
+			return db_outcome(c, rc, "commit", err, errlen);
+		TX_FAILPOINT("consumer_after_commit");
+		return O_APPLIED;
 	}
 	if (!err[0])
 		errf(err, errlen, "%s%s%s", h == TX_EV_RETRY ? "retry" : tx_err_name(h),

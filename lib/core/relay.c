@@ -23,6 +23,7 @@
 #include "config.h"
 #include "db.h"
 #include "errors.h"
+#include "failpoint.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
@@ -259,9 +260,11 @@ static int publish_locked(struct tx_relay *r, size_t *published)
 		return db_failed(r, "select outbox", rc);
 	if (PQntuples(res) == 0)
 		return 0;
+	TX_FAILPOINT("relay_before_xadd");
 	rc = xadd_rows(r, res);
 	if (rc < 0)
 		return rc;
+	TX_FAILPOINT("relay_after_xadd");
 	if (r->crash_after_xadd) {
 		set_error(r, "simulated crash after XADD");
 		return -TX_E_INTERNAL;

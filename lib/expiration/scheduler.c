@@ -10,6 +10,7 @@
 #include "expiration/expiration.h"
 #include "core/config.h"
 #include "core/errors.h"
+#include "core/failpoint.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "core/redis.h"
@@ -153,8 +154,10 @@ void expiration_scheduler_run(struct expiration_scheduler *s,
 			tx_log("info", "scheduler recovered");
 		s->failing = false;
 		backoff = 0;
-		if (moved)
+		if (moved) {
 			tx_log("info", "scheduler published=%d", moved);
+			TX_FAILPOINT("scheduler_after_move");
+		}
 		nap(wait, stop);
 	}
 	tx_log("info", "scheduler stopped published=%ld", s->moved);

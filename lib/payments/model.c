@@ -6,6 +6,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
+#include "core/failpoint.h"
 #include "core/log.h"
 
 #include <stdio.h>
@@ -172,6 +173,7 @@ static int pay_locked(struct tx_ctx *ctx, const struct payments_provider *p,
 	struct payments_result r;
 	if (p->charge(ctx->cfg, &c, &r) != PAY_OK)
 		return not_charged(ctx, o, &r, out);
+	TX_FAILPOINT("pay_after_provider");
 	return charged(ctx, o, tx_arena_strdup(ctx->arena, r.id), out);
 }
 
