@@ -48,6 +48,9 @@ free_port() {
 	return 1
 }
 export PORT=$(free_port) REDIS_PORT=$(free_port) PG_PORT=$(free_port)
+# A caller's stack (make test sources its env file) must not leak in: this
+# stack has its own ports and so its own run directory.
+unset RUN_DIR METRICS_DIR
 RUN=/tmp/tix-$(id -u)-$PORT
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; else AS_PG=""; fi

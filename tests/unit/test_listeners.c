@@ -324,6 +324,36 @@ START_TEST(late_order_created_does_not_lock)
 }
 END_TEST
 
+/* Order B's order:created while A still holds the ticket (A's
+ * cancellation is on its way): not applied, left for redelivery; once A's
+ * cancellation is in, B locks. A duplicate of B's is then a no-op. */
+START_TEST(order_created_waits_for_previous_cancellation)
+{
+	struct tk t;
+	char a[UUID_LEN], b[UUID_LEN], held[UUID_LEN];
+	make_ticket(&t);
+	new_uuid(a);
+	new_uuid(b);
+	char *created_a = order_created_json(a, t.id);
+	char *cancelled_a = order_cancelled_json(a, t.id);
+	char *created_b = order_created_json(b, t.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created_a), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created_b), TX_EV_RETRY);
+	ck_assert_int_eq(ticket_state(t.id, held), 1);
+	ck_assert_str_eq(held, a);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancelled_a), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created_b), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 3);
+	ck_assert_str_eq(held, b);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created_b), 0);
+	ck_assert_int_eq(ticket_state(t.id, held), 3);
+	ck_assert_int_eq(updates_of(t.id), 3);
+	free(created_a);
+	free(cancelled_a);
+	free(created_b);
+}
+END_TEST
+
 /* ---- orders: the tickets replica ------------------------------------------ */
 
 static void replica_insert(const char *id, const char *title, const char *cents)
@@ -617,6 +647,7 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, order_cancelled_unlocks_ticket);
 	tcase_add_test(tc, order_cancelled_of_other_order_no_effect);
 	tcase_add_test(tc, late_order_created_does_not_lock);
+	tcase_add_test(tc, order_created_waits_for_previous_cancellation);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("orders");
