@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "support.h"
 #include "core/redis.h"
 #include "expiration/expiration.h"
 
@@ -45,12 +46,6 @@ static void teardown(void)
 	tx_redis_free(rd);
 	pg = NULL;
 	rd = NULL;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 static double now_s(void)
@@ -113,7 +108,7 @@ static void make_order(struct order *o)
 		if (r.status == 201)
 			break;
 		tc_resp_release(&r);
-		sleep_ms(25);
+		ts_sleep_ms(25);
 	}
 	free(body);
 	ck_assert_msg(r.status == 201, "order: %ld %s", r.status, r.body);
@@ -151,7 +146,7 @@ static void wait_expiry_processed(const struct order *o, double deadline)
 	expiration_event_id(o->id, id);
 	while (now_s() < deadline &&
 	       q1l("SELECT count(*) FROM orders.processed_events WHERE event_id = $1", id) == 0)
-		sleep_ms(50);
+		ts_sleep_ms(50);
 	ck_assert_msg(q1l("SELECT count(*) FROM orders.processed_events WHERE "
 			  "event_id = $1", id) == 1, "expiry of %s never processed", o->id);
 }
@@ -168,7 +163,7 @@ static bool ticket_listed(const struct order *o)
 static void wait_listed(const struct order *o, double deadline)
 {
 	while (now_s() < deadline && !ticket_listed(o))
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	ck_assert_msg(ticket_listed(o), "ticket %s not listed again", o->ticket);
 }
 
@@ -177,7 +172,7 @@ START_TEST(unpaid_order_cancelled_within_a_second)
 	struct order o;
 	make_order(&o);
 	while (now_s() < o.expires + 1.0 && strcmp(status_of(&o), "created") == 0)
-		sleep_ms(20);
+		ts_sleep_ms(20);
 	ck_assert_str_eq(status_of(&o), "cancelled");
 	double late = lateness(&o);
 	ck_assert_msg(late >= 0 && late <= 1.0, "cancelled %.3f s after expiresAt", late);
@@ -239,12 +234,12 @@ START_TEST(flushed_redis_is_covered_by_the_sweeper)
 	while (now_s() < t0 + 2 && (!scheduled(&o) ||
 	       q1l("SELECT count(*) FROM tickets.tickets WHERE id = $1 AND order_id "
 		   "IS NOT NULL", o.ticket) == 0))
-		sleep_ms(20);
+		ts_sleep_ms(20);
 	ck_assert(scheduled(&o));
 	const char *flush[] = { "FLUSHALL" };
 	freeReplyObject(tx_redis_cmd(rd, 1, flush, NULL));
 	while (now_s() < o.expires + 8 && strcmp(status_of(&o), "created") == 0)
-		sleep_ms(50);
+		ts_sleep_ms(50);
 	ck_assert_str_eq(status_of(&o), "cancelled");
 	double late = lateness(&o);
 	ck_assert_msg(late >= 2.0, "cancelled %.3f s late: not by the sweeper?", late);
@@ -290,7 +285,7 @@ static void kill_worker(void)
 {
 	pid_t p = 0;
 	for (int i = 0; i < 100 && !(p = worker_pid()); i++)
-		sleep_ms(50); /* being restarted */
+		ts_sleep_ms(50); /* being restarted */
 	ck_assert_msg(p > 0, "worker not found");
 	ck_assert_int_eq(kill(p, SIGKILL), 0);
 }
@@ -317,20 +312,20 @@ START_TEST(worker_killed_while_orders_are_due)
 	double first = o[0].expires, last = o[KILLED_ORDERS - 1].expires;
 	/* Kill it as they fall due, and again while it restarts. */
 	while (now_s() < first - 0.1)
-		sleep_ms(10);
+		ts_sleep_ms(10);
 	for (double t = first - 0.1; t < last + 0.6; t += 0.4) {
 		kill_worker();
 		while (now_s() < t + 0.4)
-			sleep_ms(10);
+			ts_sleep_ms(10);
 	}
 	for (int i = 0; i < KILLED_ORDERS; i++) {
 		while (now_s() < last + 20 && strcmp(status_of(&o[i]), "created") == 0)
-			sleep_ms(100);
+			ts_sleep_ms(100);
 		ck_assert_msg(strcmp(status_of(&o[i]), "cancelled") == 0, "order %d: %s", i,
 			      status_of(&o[i]));
 	}
 	/* Let late duplicates, if any, arrive before counting. */
-	sleep_ms(2500);
+	ts_sleep_ms(2500);
 	const char *argv[] = { "XRANGE", "expiration:complete", "-", "+" };
 	redisReply *r = tx_redis_cmd(rd, 4, argv, NULL);
 	ck_assert(r && r->type == REDIS_REPLY_ARRAY);

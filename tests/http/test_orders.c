@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "support.h"
 #include "core/redis.h"
 
 #define ORDERS "/api/orders"
@@ -29,19 +30,6 @@
 #define CANNOT_CANCEL "{\"errors\":[{\"message\":\"Cannot cancel a completed order\"}]}"
 #define UUID_LEN 37
 #define SLACK_S 5 /* how far expiresAt may be from now + window */
-
-#define ck_status(r, want)                                                    \
-	ck_assert_msg((r)->status == (want), "status %ld, want %d; body: %.400s%s", \
-		      (r)->status, (want), (r)->body, (r)->error)
-#define ck_body(r, json)                                                      \
-	ck_assert_msg(tc_json_is((r), (json)), "body %.400s, want %s", (r)->body, \
-		      (json))
-#define ck_has(r, text)                                                        \
-	ck_assert_msg(strstr((r)->body, (text)) != NULL, "missing %s in: %.2000s", \
-		      (text), (r)->body)
-#define ck_lacks(r, text)                                                      \
-	ck_assert_msg(strstr((r)->body, (text)) == NULL, "unexpected %s in: %.2000s", \
-		      (text), (r)->body)
 
 /* EXPIRATION_WINDOW_SECONDS of the stack under test (scripts/test.sh
  * leaves the default, 900, unless it is set). */
@@ -56,12 +44,6 @@ static long window_s(void)
 	return v;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -71,37 +53,10 @@ static long long now_ms(void)
 
 /* ---- the database ------------------------------------------------------- */
 
-static PGconn *pg;
-
-static void setup(void)
-{
-	const char *url = getenv("TEST_DATABASE_URL");
-	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
-	pg = PQconnectdb(url);
-	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-}
-
-static void teardown(void)
-{
-	PQfinish(pg);
-	pg = NULL;
-}
-
-static PGresult *q(const char *sql, const char *a, const char *b, const char *c)
-{
-	const char *p[3] = { a, b, c };
-	int n = c ? 3 : b ? 2 : a ? 1 : 0;
-	PGresult *r = PQexecParams(pg, sql, n, NULL, p, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
-		      PQerrorMessage(pg));
-	return r;
-}
-
 /* The first value of a one-row query, malloc'd ("" for NULL). */
 static char *q_str(const char *sql, const char *a, const char *b, const char *c)
 {
-	PGresult *r = q(sql, a, b, c);
+	PGresult *r = ts_q(sql, a, b, c);
 	ck_assert_msg(PQntuples(r) == 1, "%s: %d rows", sql, PQntuples(r));
 	char *v = tc_strf("%s", PQgetisnull(r, 0, 0) ? "" : PQgetvalue(r, 0, 0));
 	PQclear(r);
@@ -145,59 +100,12 @@ static char *seed_order(const char *ticket, const char *user, const char *status
 
 /* ---- Redis ---------------------------------------------------------------- */
 
-/* Whether stream `subject` holds the event event_id with data.id == id. */
-static bool stream_scan(struct tx_redis *rd, const char *subject,
-			const char *event_id, const char *id)
-{
-	char key[256];
-	ck_assert_int_eq(tx_redis_key(rd, subject, key, sizeof(key)), 0);
-	const char *argv[] = { "XREVRANGE", key, "+", "-", "COUNT", "2000" };
-	redisReply *r = tx_redis_cmd(rd, 6, argv, NULL);
-	ck_assert_msg(r != NULL, "redis: %s", tx_redis_error(rd));
-	bool found = false;
-	for (size_t i = 0; !found && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		redisReply *f = r->element[i]->element[1];
-		const char *eid = NULL, *data = NULL;
-		for (size_t k = 0; k + 1 < f->elements; k += 2) {
-			if (strcmp(f->element[k]->str, "id") == 0)
-				eid = f->element[k + 1]->str;
-			else if (strcmp(f->element[k]->str, "data") == 0)
-				data = f->element[k + 1]->str;
-		}
-		if (!eid || !data || strcmp(eid, event_id) != 0)
-			continue;
-		struct json_object *o = json_tokener_parse(data), *v;
-		found = o && json_object_object_get_ex(o, "id", &v) &&
-			strcmp(json_object_get_string(v), id) == 0;
-		json_object_put(o);
-	}
-	freeReplyObject(r);
-	return found;
-}
-
-static bool stream_has(const char *subject, const char *event_id, const char *id)
-{
-	const char *url = getenv("TEST_REDIS_URL"), *prefix = getenv("REDIS_PREFIX");
-	ck_assert_msg(url && *url, "TEST_REDIS_URL must be set (make test sets it)");
-	char err[128];
-	struct tx_redis *rd = tx_redis_new(url, prefix ? prefix : "", 5000, err, sizeof(err));
-	ck_assert_msg(rd != NULL, "redis: %s", err);
-	bool found = false;
-	for (int i = 0; i < 80 && !found; i++) {
-		found = stream_scan(rd, subject, event_id, id);
-		if (!found)
-			sleep_ms(100);
-	}
-	tx_redis_free(rd);
-	return found;
-}
-
 /* The one outbox event `subject` about order id: its payload (caller
  * puts it) and, if event_id is not NULL, its event id. */
 static struct json_object *order_event(const char *order, const char *subject,
 				       char event_id[UUID_LEN])
 {
-	PGresult *r = q("SELECT event_id, data::text FROM orders.outbox "
+	PGresult *r = ts_q("SELECT event_id, data::text FROM orders.outbox "
 			"WHERE data->>'id' = $1 AND subject = $2", order, subject, NULL);
 	ck_assert_msg(PQntuples(r) == 1, "%d %s events for %s", PQntuples(r), subject, order);
 	if (event_id)
@@ -209,26 +117,6 @@ static struct json_object *order_event(const char *order, const char *subject,
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
-
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	return o && json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static bool jnum_is(struct json_object *o, const char *key, double want)
-{
-	struct json_object *v = jget(o, key);
-	return v && (json_object_is_type(v, json_type_int) ||
-		     json_object_is_type(v, json_type_double)) &&
-	       json_object_get_double(v) == want;
-}
 
 static bool digits(const char *s, size_t n)
 {
@@ -270,22 +158,12 @@ static void ck_expires_soon(const char *iso, long long at_ms)
 
 /* ---- requests --------------------------------------------------------------- */
 
-struct user {
-	char id[UUID_LEN];
-	char *cookie;
-};
-
-static void signin(struct user *u)
-{
-	u->cookie = tc_forge_cookie("test@test.com", u->id);
-}
-
 static char *order_path(const char *id)
 {
 	return tc_strf(ORDERS "/%s", id);
 }
 
-static void post_order(const struct user *u, const char *ticket, struct tc_resp *r)
+static void post_order(const struct ts_user *u, const char *ticket, struct tc_resp *r)
 {
 	char *body = tc_strf("{\"ticketId\":\"%s\"}", ticket);
 	tc_post_json(ORDERS, body, u->cookie, r);
@@ -293,14 +171,14 @@ static void post_order(const struct user *u, const char *ticket, struct tc_resp 
 }
 
 /* POST /api/orders for ticket as u; 201 expected; the order's id. */
-static char *order(const struct user *u, const char *ticket)
+static char *order(const struct ts_user *u, const char *ticket)
 {
 	struct tc_resp r;
 	post_order(u, ticket, &r);
 	ck_status(&r, 201);
 	struct json_object *o = tc_json(&r);
-	ck_assert_ptr_nonnull(jstr(o, "id"));
-	char *id = tc_strf("%s", jstr(o, "id"));
+	ck_assert_ptr_nonnull(ts_jstr(o, "id"));
+	char *id = tc_strf("%s", ts_jstr(o, "id"));
 	json_object_put(o);
 	tc_resp_release(&r);
 	return id;
@@ -338,21 +216,21 @@ static struct json_object *get_order(const char *id, const char *cookie)
  * worker has replicated it into orders.tickets; its id, malloc'd. */
 static char *api_ticket(const char *title, int price)
 {
-	struct user seller;
+	struct ts_user seller;
 	struct tc_resp r;
-	signin(&seller);
+	ts_signin(&seller);
 	char *body = tc_strf("{\"title\":\"%s\",\"price\":%d}", title, price);
 	tc_post_json("/api/tickets", body, seller.cookie, &r);
 	ck_status(&r, 201);
 	struct json_object *o = tc_json(&r);
-	char *id = tc_strf("%s", jstr(o, "id"));
+	char *id = tc_strf("%s", ts_jstr(o, "id"));
 	json_object_put(o);
 	tc_resp_release(&r);
 	bool there = false;
 	for (int i = 0; i < 100 && !there; i++) {
 		there = q_long("SELECT count(*) FROM orders.tickets WHERE id = $1", id, NULL) == 1;
 		if (!there)
-			sleep_ms(100);
+			ts_sleep_ms(100);
 	}
 	ck_assert_msg(there, "ticket %s never reached the orders replica", id);
 	free(body);
@@ -375,13 +253,13 @@ static bool ticket_reaches(const char *id, long version, const char *order_id)
 {
 	for (int i = 0; i < 100; i++) {
 		struct json_object *o = api_ticket_show(id);
-		const char *held = jstr(o, "orderId");
-		bool ok = jnum_is(o, "version", (double)version) &&
-			  (order_id ? held && strcmp(held, order_id) == 0 : !jget(o, "orderId"));
+		const char *held = ts_jstr(o, "orderId");
+		bool ok = ts_jnum_is(o, "version", (double)version) &&
+			  (order_id ? held && strcmp(held, order_id) == 0 : !ts_jget(o, "orderId"));
 		json_object_put(o);
 		if (ok)
 			return true;
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	}
 	return false;
 }
@@ -391,7 +269,7 @@ static bool listed(const char *ticket)
 	struct json_object *list = get_json("/api/tickets", NULL);
 	bool found = false;
 	for (size_t i = 0; !found && i < json_object_array_length(list); i++) {
-		const char *id = jstr(json_object_array_get_idx(list, i), "id");
+		const char *id = ts_jstr(json_object_array_get_idx(list, i), "id");
 		found = id && strcmp(id, ticket) == 0;
 	}
 	json_object_put(list);
@@ -403,9 +281,9 @@ static bool listed(const char *ticket)
 START_TEST(post_404_unknown_ticket)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char id[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_uuid(id);
 	post_order(&u, id, &r);
 	ck_status(&r, 404);
@@ -419,9 +297,9 @@ END_TEST
 START_TEST(post_400_already_reserved)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char other[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_uuid(other);
 	char *ticket = seed_ticket("concert");
 	char *existing = seed_order(ticket, other, "created");
@@ -441,9 +319,9 @@ END_TEST
 START_TEST(post_400_reserved_by_complete_order)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char other[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_uuid(other);
 	char *ticket = seed_ticket("concert");
 	char *existing = seed_order(ticket, other, "complete");
@@ -459,8 +337,8 @@ END_TEST
 
 START_TEST(post_reserves_ticket)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *st = q_str("SELECT status || '|' || user_id || '|' || ticket_id "
@@ -477,14 +355,14 @@ END_TEST
 
 START_TEST(post_emits_order_created)
 {
-	struct user u;
+	struct ts_user u;
 	char eid[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	struct json_object *ev = order_event(id, "order:created", eid);
-	ck_assert_str_eq(jstr(ev, "status"), "created");
-	ck_assert_msg(stream_has("order:created", eid, id),
+	ck_assert_str_eq(ts_jstr(ev, "status"), "created");
+	ck_assert_msg(ts_stream_has("order:created", eid, id, -1),
 		      "order:created for %s was not relayed to Redis", id);
 	json_object_put(ev);
 	free(id);
@@ -497,9 +375,9 @@ END_TEST
 
 START_TEST(index_lists_users_orders)
 {
-	struct user u1, u2;
-	signin(&u1);
-	signin(&u2);
+	struct ts_user u1, u2;
+	ts_signin(&u1);
+	ts_signin(&u2);
 	char *t1 = seed_ticket("one"), *t2 = seed_ticket("two"), *t3 = seed_ticket("three");
 	char *o1 = order(&u1, t1), *o2 = order(&u2, t2), *o3 = order(&u2, t3);
 	struct json_object *list = get_json(ORDERS, u2.cookie);
@@ -507,11 +385,11 @@ START_TEST(index_lists_users_orders)
 	ck_assert_uint_eq(json_object_array_length(list), 2);
 	struct json_object *a = json_object_array_get_idx(list, 0);
 	struct json_object *b = json_object_array_get_idx(list, 1);
-	ck_assert_str_eq(jstr(a, "id"), o2);
-	ck_assert_str_eq(jstr(b, "id"), o3);
-	ck_assert_str_eq(jstr(jget(a, "ticket"), "id"), t2);
-	ck_assert_str_eq(jstr(jget(b, "ticket"), "id"), t3);
-	ck_assert_str_eq(jstr(jget(b, "ticket"), "title"), "three");
+	ck_assert_str_eq(ts_jstr(a, "id"), o2);
+	ck_assert_str_eq(ts_jstr(b, "id"), o3);
+	ck_assert_str_eq(ts_jstr(ts_jget(a, "ticket"), "id"), t2);
+	ck_assert_str_eq(ts_jstr(ts_jget(b, "ticket"), "id"), t3);
+	ck_assert_str_eq(ts_jstr(ts_jget(b, "ticket"), "title"), "three");
 	json_object_put(list);
 
 	/* Cancelled orders are listed too. */
@@ -522,7 +400,7 @@ START_TEST(index_lists_users_orders)
 	tc_resp_release(&r);
 	list = get_json(ORDERS, u1.cookie);
 	ck_assert_uint_eq(json_object_array_length(list), 1);
-	ck_assert_str_eq(jstr(json_object_array_get_idx(list, 0), "status"), "cancelled");
+	ck_assert_str_eq(ts_jstr(json_object_array_get_idx(list, 0), "status"), "cancelled");
 	json_object_put(list);
 	free(path);
 	char *owned[] = { t1, t2, t3, o1, o2, o3 };
@@ -535,13 +413,13 @@ END_TEST
 
 START_TEST(show_fetches_order)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	struct json_object *o = get_order(id, u.cookie);
-	ck_assert_str_eq(jstr(o, "id"), id);
-	ck_assert_str_eq(jstr(o, "userId"), u.id);
+	ck_assert_str_eq(ts_jstr(o, "id"), id);
+	ck_assert_str_eq(ts_jstr(o, "userId"), u.id);
 	json_object_put(o);
 	free(id);
 	free(ticket);
@@ -552,9 +430,9 @@ END_TEST
 START_TEST(show_other_users_order_401)
 {
 	struct tc_resp r;
-	struct user u, other;
-	signin(&u);
-	signin(&other);
+	struct ts_user u, other;
+	ts_signin(&u);
+	ts_signin(&other);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *path = order_path(id);
@@ -583,8 +461,8 @@ END_TEST
 START_TEST(delete_marks_cancelled)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *path = order_path(id);
@@ -604,9 +482,9 @@ END_TEST
 START_TEST(delete_emits_order_cancelled)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char eid[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *path = order_path(id);
@@ -619,7 +497,7 @@ START_TEST(delete_emits_order_cancelled)
 	struct json_object *w = json_tokener_parse(want);
 	ck_assert_msg(json_object_equal(ev, w), "order:cancelled %s",
 		      json_object_to_json_string(ev));
-	ck_assert(stream_has("order:cancelled", eid, id));
+	ck_assert(ts_stream_has("order:cancelled", eid, id, -1));
 	json_object_put(w);
 	json_object_put(ev);
 	free(want);
@@ -635,8 +513,8 @@ END_TEST
 START_TEST(post_empty_body_two_errors)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	tc_post_json(ORDERS, "{}", u.cookie, &r);
 	ck_status(&r, 400);
 	ck_assert(tc_is_json_type(&r));
@@ -655,8 +533,8 @@ END_TEST
 START_TEST(post_non_id_one_error)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	tc_post_json(ORDERS, "{\"ticketId\":\"abc\"}", u.cookie, &r);
 	ck_status(&r, 400);
 	ck_body(&r, "{\"errors\":[{\"message\":\"TicketId must be provided\","
@@ -688,9 +566,9 @@ END_TEST
 START_TEST(post_after_cancelled_order)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char other[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_uuid(other);
 	char *ticket = seed_ticket("concert");
 	char *old = seed_order(ticket, other, "cancelled");
@@ -700,7 +578,7 @@ START_TEST(post_after_cancelled_order)
 	ck_assert(tc_is_json_type(&r));
 	struct json_object *o = tc_json(&r);
 	ck_assert_ptr_nonnull(o);
-	const char *id = jstr(o, "id"), *exp = jstr(o, "expiresAt");
+	const char *id = ts_jstr(o, "id"), *exp = ts_jstr(o, "expiresAt");
 	ck_assert(id && strlen(id) == 36);
 	ck_assert_str_ne(id, old);
 	ck_expires_soon(exp, at);
@@ -721,8 +599,8 @@ END_TEST
 START_TEST(delete_then_show_cancelled)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *path = order_path(id);
@@ -731,16 +609,16 @@ START_TEST(delete_then_show_cancelled)
 	ck_assert_uint_eq(r.body_len, 0);
 	tc_resp_release(&r);
 	struct json_object *o = get_order(id, u.cookie);
-	ck_assert_str_eq(jstr(o, "status"), "cancelled");
-	ck_assert(jnum_is(o, "version", 1));
-	ck_assert_str_eq(jstr(jget(o, "ticket"), "id"), ticket);
+	ck_assert_str_eq(ts_jstr(o, "status"), "cancelled");
+	ck_assert(ts_jnum_is(o, "version", 1));
+	ck_assert_str_eq(ts_jstr(ts_jget(o, "ticket"), "id"), ticket);
 	json_object_put(o);
 	/* A second cancel changes nothing and publishes nothing more. */
 	request("DELETE", path, u.cookie, &r);
 	ck_status(&r, 204);
 	tc_resp_release(&r);
 	o = get_order(id, u.cookie);
-	ck_assert(jnum_is(o, "version", 1));
+	ck_assert(ts_jnum_is(o, "version", 1));
 	json_object_put(o);
 	ck_assert_int_eq(q_long("SELECT count(*) FROM orders.outbox WHERE data->>'id' = $1 "
 				"AND subject = 'order:cancelled'", id, NULL), 1);
@@ -754,11 +632,11 @@ END_TEST
 START_TEST(delete_complete_order_400)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
-	PQclear(q("UPDATE orders.orders SET status = 'complete', version = version + 1 "
+	PQclear(ts_q("UPDATE orders.orders SET status = 'complete', version = version + 1 "
 		  "WHERE id = $1", id, NULL, NULL));
 	char *path = order_path(id);
 	request("DELETE", path, u.cookie, &r);
@@ -766,8 +644,8 @@ START_TEST(delete_complete_order_400)
 	ck_body(&r, CANNOT_CANCEL);
 	tc_resp_release(&r);
 	struct json_object *o = get_order(id, u.cookie);
-	ck_assert_str_eq(jstr(o, "status"), "complete");
-	ck_assert(jnum_is(o, "version", 1));
+	ck_assert_str_eq(ts_jstr(o, "status"), "complete");
+	ck_assert(ts_jnum_is(o, "version", 1));
 	json_object_put(o);
 	ck_assert_int_eq(q_long("SELECT count(*) FROM orders.outbox WHERE data->>'id' = $1 "
 				"AND subject = 'order:cancelled'", id, NULL), 0);
@@ -781,9 +659,9 @@ END_TEST
 START_TEST(malformed_order_id_400)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char id[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_get(ORDERS "/abc", u.cookie, &r);
 	ck_status(&r, 400);
 	ck_body(&r, WENT_WRONG);
@@ -811,8 +689,8 @@ START_TEST(unknown_routes_404_json)
 {
 	static const char *const methods[] = { "PATCH", "PUT", "POST" };
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *ticket = seed_ticket("concert");
 	char *id = order(&u, ticket);
 	char *path = order_path(id);
@@ -837,21 +715,21 @@ END_TEST
 START_TEST(order_locks_and_cancel_frees_ticket)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char eid[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	char *ticket = api_ticket("event flow", 20);
 	long long at = now_ms();
 	char *id = order(&u, ticket);
 
 	struct json_object *ev = order_event(id, "order:created", eid), *t;
-	ck_assert_str_eq(jstr(ev, "status"), "created");
-	ck_assert_str_eq(jstr(ev, "userId"), u.id);
-	ck_assert(jnum_is(ev, "version", 0));
-	ck_expires_soon(jstr(ev, "expiresAt"), at);
-	t = jget(ev, "ticket");
-	ck_assert_str_eq(jstr(t, "id"), ticket);
-	ck_assert(jnum_is(t, "price", 20));
+	ck_assert_str_eq(ts_jstr(ev, "status"), "created");
+	ck_assert_str_eq(ts_jstr(ev, "userId"), u.id);
+	ck_assert(ts_jnum_is(ev, "version", 0));
+	ck_expires_soon(ts_jstr(ev, "expiresAt"), at);
+	t = ts_jget(ev, "ticket");
+	ck_assert_str_eq(ts_jstr(t, "id"), ticket);
+	ck_assert(ts_jnum_is(t, "price", 20));
 	ck_assert_int_eq(json_object_object_length(t), 2);
 	ck_assert_int_eq(json_object_object_length(ev), 6);
 	json_object_put(ev);
@@ -867,7 +745,7 @@ START_TEST(order_locks_and_cancel_frees_ticket)
 		v = q_str("SELECT version FROM orders.tickets WHERE id = $1", ticket, NULL, NULL);
 		if (strcmp(v, "1") == 0)
 			break;
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	}
 	ck_assert_str_eq(v, "1");
 	free(v);
@@ -877,8 +755,8 @@ START_TEST(order_locks_and_cancel_frees_ticket)
 	ck_status(&r, 204);
 	tc_resp_release(&r);
 	ev = order_event(id, "order:cancelled", eid);
-	ck_assert(jnum_is(ev, "version", 1));
-	ck_assert_str_eq(jstr(jget(ev, "ticket"), "id"), ticket);
+	ck_assert(ts_jnum_is(ev, "version", 1));
+	ck_assert_str_eq(ts_jstr(ts_jget(ev, "ticket"), "id"), ticket);
 	json_object_put(ev);
 
 	/* tickets frees it: no orderId, version 2, listed again. */
@@ -890,17 +768,17 @@ START_TEST(order_locks_and_cancel_frees_ticket)
 		v = q_str("SELECT version FROM orders.tickets WHERE id = $1", ticket, NULL, NULL);
 		if (strcmp(v, "2") == 0)
 			break;
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	}
 	ck_assert_str_eq(v, "2");
 	free(v);
 
 	/* ...and it can be ordered again; the order embeds the replica at v2. */
-	struct user again;
-	signin(&again);
+	struct ts_user again;
+	ts_signin(&again);
 	char *second = order(&again, ticket);
 	struct json_object *o = get_order(second, again.cookie);
-	ck_assert(jnum_is(jget(o, "ticket"), "version", 2));
+	ck_assert(ts_jnum_is(ts_jget(o, "ticket"), "version", 2));
 	json_object_put(o);
 	free(second);
 	free(again.cookie);
@@ -915,19 +793,19 @@ END_TEST
 START_TEST(reserved_ticket_cannot_be_edited)
 {
 	struct tc_resp r;
-	struct user buyer, seller;
-	signin(&buyer);
-	signin(&seller);
+	struct ts_user buyer, seller;
+	ts_signin(&buyer);
+	ts_signin(&seller);
 	char *body = tc_strf("{\"title\":\"locked\",\"price\":20}");
 	tc_post_json("/api/tickets", body, seller.cookie, &r);
 	ck_status(&r, 201);
 	struct json_object *o = tc_json(&r);
-	char *ticket = tc_strf("%s", jstr(o, "id"));
+	char *ticket = tc_strf("%s", ts_jstr(o, "id"));
 	json_object_put(o);
 	tc_resp_release(&r);
 	for (int i = 0; i < 100 && q_long("SELECT count(*) FROM orders.tickets WHERE id = $1",
 					   ticket, NULL) == 0; i++)
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	char *id = order(&buyer, ticket);
 	ck_assert(ticket_reaches(ticket, 1, id));
 	char *path = tc_strf("/api/tickets/%s", ticket);
@@ -949,23 +827,9 @@ END_TEST
 
 /* ---- pages ------------------------------------------------------------------------ */
 
-static bool is_html(const struct tc_resp *r)
-{
-	return r->content_type && strncmp(r->content_type, "text/html", 9) == 0;
-}
-
-static char *page_token(const struct tc_resp *r)
-{
-	const char *p = strstr(r->body, TOKEN_ATTR);
-	if (!p)
-		return NULL;
-	p += strlen(TOKEN_ATTR);
-	return tc_strf("%.*s", (int)strcspn(p, "\""), p);
-}
-
 /* A browser's view of a ticket page as u: *cookies "csrf=..; session=.."
  * and the Purchase form's _csrf (malloc'd). */
-static void open_ticket_page(const char *ticket, const struct user *u, char **cookies,
+static void open_ticket_page(const char *ticket, const struct ts_user *u, char **cookies,
 			     char **token)
 {
 	struct tc_resp r;
@@ -975,7 +839,7 @@ static void open_ticket_page(const char *ticket, const struct user *u, char **co
 	ck_has(&r, "action=\"/orders\"");
 	char *seed = tc_cookie_pair(&r, "csrf");
 	ck_assert_ptr_nonnull(seed);
-	*token = page_token(&r);
+	*token = ts_page_token(&r);
 	ck_assert(*token && strlen(*token) == 64);
 	*cookies = tc_strf("%s; %s", seed, u->cookie);
 	free(seed);
@@ -1010,10 +874,10 @@ static char *redirect_order(const struct tc_resp *r)
 START_TEST(purchase_form_flow)
 {
 	struct tc_resp r;
-	struct user buyer, late;
+	struct ts_user buyer, late;
 	char *cookies, *token, *cookies2, *token2;
-	signin(&buyer);
-	signin(&late);
+	ts_signin(&buyer);
+	ts_signin(&late);
 	char *ticket = api_ticket("page concert", 20);
 
 	open_ticket_page(ticket, &buyer, &cookies, &token);
@@ -1031,7 +895,7 @@ START_TEST(purchase_form_flow)
 	open_ticket_page(ticket, &late, &cookies2, &token2);
 	purchase(cookies2, ticket, token2, &r);
 	ck_status(&r, 400);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_has(&r, "Ooops....");
 	ck_has(&r, "Ticket is already reserved");
 	ck_has(&r, "<h1>page concert</h1>");
@@ -1042,7 +906,7 @@ START_TEST(purchase_form_flow)
 	/* My orders: "<title> - <status>", linking to the order. */
 	tc_get("/orders", buyer.cookie, &r);
 	ck_status(&r, 200);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	char *li = tc_strf("<a href=\"/orders/%s\">page concert - created</a>", id);
 	ck_has(&r, li);
 	free(li);
@@ -1052,7 +916,7 @@ START_TEST(purchase_form_flow)
 	char *page = tc_strf("/orders/%s", id);
 	tc_get(page, buyer.cookie, &r);
 	ck_status(&r, 200);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	const char *tl = strstr(r.body, "Time left to pay: ");
 	ck_assert_msg(tl != NULL, "no countdown: %.2000s", r.body);
 	char *end;
@@ -1071,7 +935,7 @@ START_TEST(purchase_form_flow)
 	/* Someone else's order: no such page. */
 	tc_get(page, late.cookie, &r);
 	ck_status(&r, 404);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_lacks(&r, "Time left to pay");
 	tc_resp_release(&r);
 
@@ -1106,16 +970,16 @@ END_TEST
 START_TEST(purchase_needs_csrf)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char *cookies, *token;
-	signin(&u);
+	ts_signin(&u);
 	char *ticket = seed_ticket("csrf concert");
 	/* Any page's token is good for this browser's seed: take /tickets/new's. */
 	tc_get("/tickets/new", u.cookie, &r);
 	ck_status(&r, 200);
 	char *seed = tc_cookie_pair(&r, "csrf");
 	ck_assert_ptr_nonnull(seed);
-	token = page_token(&r);
+	token = ts_page_token(&r);
 	ck_assert_ptr_nonnull(token);
 	cookies = tc_strf("%s; %s", seed, u.cookie);
 	tc_resp_release(&r);
@@ -1168,7 +1032,7 @@ Suite *suite_orders_http(void)
 {
 	Suite *s = suite_create("orders_http");
 	TCase *tc = tcase_create("original");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, post_404_unknown_ticket);
 	tcase_add_test(tc, post_400_already_reserved);
 	tcase_add_test(tc, post_reserves_ticket);
@@ -1181,7 +1045,7 @@ Suite *suite_orders_http(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("contract");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, post_400_reserved_by_complete_order);
 	tcase_add_test(tc, post_empty_body_two_errors);
 	tcase_add_test(tc, post_non_id_one_error);
@@ -1196,7 +1060,7 @@ Suite *suite_orders_http(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pages");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, purchase_form_flow);
 	tcase_add_test(tc, purchase_needs_csrf);
 	tcase_add_test(tc, orders_pages_need_signin);

@@ -4,21 +4,12 @@
 #include <string.h>
 
 #include "client.h"
+#include "support.h"
 
 #define FORM_TYPE "application/x-www-form-urlencoded"
 #define CLEARED "session=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"
 #define TOKEN_ATTR "name=\"_csrf\" value=\""
 #define TOKEN_HEX 64
-
-#define ck_status(r, want)                                                    \
-	ck_assert_msg((r)->status == (want), "status %ld, want %d; body: %.400s%s", \
-		      (r)->status, (want), (r)->body, (r)->error)
-#define ck_has(r, text)                                                        \
-	ck_assert_msg(strstr((r)->body, (text)) != NULL, "missing %s in: %.2000s", \
-		      (text), (r)->body)
-#define ck_lacks(r, text)                                                      \
-	ck_assert_msg(strstr((r)->body, (text)) == NULL, "unexpected %s in: %.2000s", \
-		      (text), (r)->body)
 
 /* A form and what a browser keeps of it: the csrf cookie ("csrf=<seed>")
  * and the page's hidden _csrf token. */
@@ -33,17 +24,6 @@ static void form_release(struct form *f)
 	free(f->token);
 }
 
-/* The value of the page's hidden _csrf input, malloc'd, or NULL. */
-static char *page_token(const struct tc_resp *r)
-{
-	const char *p = strstr(r->body, TOKEN_ATTR);
-	if (!p)
-		return NULL;
-	p += strlen(TOKEN_ATTR);
-	size_t n = strcspn(p, "\"");
-	return tc_strf("%.*s", (int)n, p);
-}
-
 static bool is_hex_token(const char *t)
 {
 	return t && strlen(t) == TOKEN_HEX && strspn(t, "0123456789abcdef") == TOKEN_HEX;
@@ -56,7 +36,7 @@ static void get_form(const char *path, struct form *f)
 	tc_get(path, NULL, &r);
 	ck_status(&r, 200);
 	f->cookie = tc_cookie_pair(&r, "csrf");
-	f->token = page_token(&r);
+	f->token = ts_page_token(&r);
 	ck_assert_msg(f->cookie != NULL, "%s set no csrf cookie", path);
 	ck_assert_msg(is_hex_token(f->token), "%s: bad _csrf input %s", path,
 		      f->token ? f->token : "(none)");
@@ -139,7 +119,7 @@ START_TEST(form_page_renders)
 	ck_has(&r, "type=\"hidden\" " TOKEN_ATTR);
 	ck_has(&r, button);
 	ck_lacks(&r, "Ooops....");
-	char *token = page_token(&r);
+	char *token = ts_page_token(&r);
 	ck_assert(is_hex_token(token));
 	const char *line = tc_set_cookie_line(&r, "csrf");
 	ck_assert_ptr_nonnull(line);
@@ -310,7 +290,7 @@ START_TEST(signout_page_and_post)
 	tc_get("/auth/signout", session, &r);
 	ck_status(&r, 200);
 	ck_has(&r, "Signing you out...");
-	char *token = page_token(&r);
+	char *token = ts_page_token(&r);
 	ck_assert(is_hex_token(token));
 	char *seed = tc_cookie_pair(&r, "csrf");
 	ck_assert_ptr_nonnull(seed);

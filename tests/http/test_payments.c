@@ -29,46 +29,7 @@
 	ck_assert_msg(strstr((r)->body, (text)) != NULL, "missing %s in: %.2000s", \
 		      (text), (r)->body)
 
-static PGconn *pg;
-
-static void setup(void)
-{
-	const char *url = getenv("TEST_DATABASE_URL");
-	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
-	pg = PQconnectdb(url);
-	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-}
-
-static void teardown(void)
-{
-	PQfinish(pg);
-	pg = NULL;
-}
-
-static PGresult *q(const char *sql, const char *a, const char *b)
-{
-	const char *p[2] = { a, b };
-	PGresult *r = PQexecParams(pg, sql, b ? 2 : a ? 1 : 0, NULL, p, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
-		      PQerrorMessage(pg));
-	return r;
-}
-
-static long q_long(const char *sql, const char *a, const char *b)
-{
-	PGresult *r = q(sql, a, b);
-	ck_assert_int_eq(PQntuples(r), 1);
-	long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
+#include "support.h"
 
 /* A replica order {id, userId, version 0, price, status} expiring in
  * `secs` seconds (negative: already expired). */
@@ -79,18 +40,18 @@ static void seed(char id[37], const char *user, const char *cents,
 			    "price_cents, status, expires_at) VALUES ($1, 0, $2, %s, "
 			    "'%s', now() + interval '%ld seconds')", cents, status, secs);
 	tc_uuid(id);
-	PQclear(q(sql, id, user));
+	PQclear(ts_q(sql, id, user, NULL));
 	free(sql);
 }
 
 static long payments_of(const char *order)
 {
-	return q_long("SELECT count(*) FROM payments.payments WHERE order_id = $1", order, NULL);
+	return ts_q_long("SELECT count(*) FROM payments.payments WHERE order_id = $1", order, NULL);
 }
 
 static long events_of(const char *order)
 {
-	return q_long("SELECT count(*) FROM payments.outbox WHERE subject = "
+	return ts_q_long("SELECT count(*) FROM payments.outbox WHERE subject = "
 		      "'payment:created' AND data->>'orderId' = $1", order, NULL);
 }
 
@@ -169,8 +130,8 @@ START_TEST(pay_valid_201)
 	ck_assert_ptr_nonnull(o);
 	ck_assert_int_eq(json_object_object_length(o), 1);
 	ck_assert(json_object_object_get_ex(o, "id", &v));
-	PGresult *p = q("SELECT id, provider_charge_id, amount_cents FROM payments.payments "
-			"WHERE order_id = $1", id, NULL);
+	PGresult *p = ts_q("SELECT id, provider_charge_id, amount_cents FROM payments.payments "
+			"WHERE order_id = $1", id, NULL, NULL);
 	ck_assert_int_eq(PQntuples(p), 1);
 	ck_assert_str_eq(PQgetvalue(p, 0, 0), json_object_get_string(v));
 	ck_assert_msg(strncmp(PQgetvalue(p, 0, 1), "ch_", 3) == 0 &&
@@ -321,15 +282,6 @@ END_TEST
 
 /* ---- the checkout form's POST -------------------------------------------- */
 
-static char *page_token(const struct tc_resp *r)
-{
-	const char *p = strstr(r->body, TOKEN_ATTR);
-	if (!p)
-		return NULL;
-	p += strlen(TOKEN_ATTR);
-	return tc_strf("%.*s", (int)strcspn(p, "\""), p);
-}
-
 /* POST /orders/:id/pay as a browser: session and csrf cookies, _csrf. */
 static void pay_form(const char *id, const char *token, const char *session,
 		     bool with_csrf, struct tc_resp *out)
@@ -337,7 +289,7 @@ static void pay_form(const char *id, const char *token, const char *session,
 	struct tc_resp r;
 	tc_get("/auth/signup", NULL, &r);
 	ck_status(&r, 200);
-	char *seed_cookie = tc_cookie_pair(&r, "csrf"), *csrf = page_token(&r);
+	char *seed_cookie = tc_cookie_pair(&r, "csrf"), *csrf = ts_page_token(&r);
 	ck_assert_ptr_nonnull(seed_cookie);
 	ck_assert_ptr_nonnull(csrf);
 	tc_resp_release(&r);
@@ -400,7 +352,7 @@ static void post_until_found(const char *path, const char *body, const char *coo
 		if (r->status != 404)
 			return;
 		tc_resp_release(r);
-		sleep_ms(100);
+		ts_sleep_ms(100);
 	}
 	tc_post_json(path, body, cookie, r);
 }
@@ -433,7 +385,7 @@ START_TEST(flow_payment_completes_order)
 	post_until_found(PAY, pbody, buyer, &r); /* until order:created arrived */
 	ck_status(&r, 201);
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT amount_cents FROM payments.payments "
+	ck_assert_int_eq(ts_q_long("SELECT amount_cents FROM payments.payments "
 				"WHERE order_id = $1", order, NULL), 1099);
 	char *path = tc_strf("/api/orders/%s", order);
 	bool complete = false;
@@ -442,7 +394,7 @@ START_TEST(flow_payment_completes_order)
 		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
 		tc_resp_release(&r);
 		if (!complete)
-			sleep_ms(100);
+			ts_sleep_ms(100);
 	}
 	ck_assert_msg(complete, "order %s never became complete", order);
 	/* A complete order cannot be cancelled, nor paid again. */
@@ -484,10 +436,10 @@ START_TEST(flow_cancelled_order_refused)
 	tc_resp_release(&r);
 	bool cancelled = false;
 	for (int i = 0; i < 100 && !cancelled; i++) {
-		cancelled = q_long("SELECT count(*) FROM payments.orders WHERE id = $1 "
+		cancelled = ts_q_long("SELECT count(*) FROM payments.orders WHERE id = $1 "
 				   "AND status = 'cancelled'", order, NULL) == 1;
 		if (!cancelled)
-			sleep_ms(100);
+			ts_sleep_ms(100);
 	}
 	ck_assert_msg(cancelled, "payments never saw order %s cancelled", order);
 	pay(order, "tok_visa", buyer, &r);
@@ -506,7 +458,7 @@ Suite *suite_payments_http(void)
 {
 	Suite *s = suite_create("payments_http");
 	TCase *tc = tcase_create("api");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, pay_unknown_order_404);
 	tcase_add_test(tc, pay_others_order_401);
 	tcase_add_test(tc, pay_cancelled_order_400);
@@ -520,7 +472,7 @@ Suite *suite_payments_http(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("flow");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, flow_payment_completes_order);
 	tcase_add_test(tc, flow_cancelled_order_refused);

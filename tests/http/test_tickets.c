@@ -1,7 +1,7 @@
 /* test_tickets.c: the tickets API and pages through nginx (reference 3.2, 8.4, 9.2, 9.10).
  *
  * Sessions are forged for a new random user in every test, as the
- * original's signin() does. The database is shared by every test and
+ * original's ts_signin() does. The database is shared by every test and
  * every run, so "the DB has exactly one ticket" is asked of the test's
  * own user (TEST_DATABASE_URL, a superuser), and "publishes an event" is
  * an outbox row for the test's own ticket, then (the worker relays it) an
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "client.h"
+#include "support.h"
 #include "core/redis.h"
 
 #define TICKETS "/api/tickets"
@@ -30,56 +31,7 @@
 #define RESERVED "{\"errors\":[{\"message\":\"Cannot edit a reserved ticket\"}]}"
 #define UUID_LEN 37
 
-#define ck_status(r, want)                                                    \
-	ck_assert_msg((r)->status == (want), "status %ld, want %d; body: %.400s%s", \
-		      (r)->status, (want), (r)->body, (r)->error)
-#define ck_body(r, json)                                                      \
-	ck_assert_msg(tc_json_is((r), (json)), "body %.400s, want %s", (r)->body, \
-		      (json))
-#define ck_has(r, text)                                                        \
-	ck_assert_msg(strstr((r)->body, (text)) != NULL, "missing %s in: %.2000s", \
-		      (text), (r)->body)
-#define ck_lacks(r, text)                                                      \
-	ck_assert_msg(strstr((r)->body, (text)) == NULL, "unexpected %s in: %.2000s", \
-		      (text), (r)->body)
-
 /* ---- the database (shared: always filtered by the test's own ids) ------- */
-
-static PGconn *pg;
-
-static void setup(void)
-{
-	const char *url = getenv("TEST_DATABASE_URL");
-	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
-	pg = PQconnectdb(url);
-	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-}
-
-static void teardown(void)
-{
-	PQfinish(pg);
-	pg = NULL;
-}
-
-/* A query with one or two text parameters; the result is the caller's. */
-static PGresult *q(const char *sql, const char *a, const char *b)
-{
-	const char *p[2] = { a, b };
-	PGresult *r = PQexecParams(pg, sql, b ? 2 : a ? 1 : 0, NULL, p, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql,
-		      PQerrorMessage(pg));
-	return r;
-}
-
-static long q_long(const char *sql, const char *a, const char *b)
-{
-	PGresult *r = q(sql, a, b);
-	ck_assert_int_eq(PQntuples(r), 1);
-	long v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	return v;
-}
 
 /* Reserve a ticket behind the API's back, as the original's test 29 does;
  * the order id goes to order_out[37] when not NULL. */
@@ -87,70 +39,12 @@ static void reserve_in_db(const char *ticket, char *order_out)
 {
 	char order[UUID_LEN];
 	tc_uuid(order);
-	PQclear(q("UPDATE tickets.tickets SET order_id = $2 WHERE id = $1", ticket, order));
+	PQclear(ts_q("UPDATE tickets.tickets SET order_id = $2 WHERE id = $1", ticket, order, NULL));
 	if (order_out)
 		memcpy(order_out, order, UUID_LEN);
 }
 
 /* ---- Redis: the relayed event ------------------------------------------- */
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
-}
-
-/* Whether the stream `subject` has an entry whose field id is event_id
- * and whose data is JSON with "id" == id (and "version" == version). */
-static bool stream_scan(struct tx_redis *rd, const char *subject,
-			const char *event_id, const char *id, long version)
-{
-	char key[256];
-	ck_assert_int_eq(tx_redis_key(rd, subject, key, sizeof(key)), 0);
-	const char *argv[] = { "XREVRANGE", key, "+", "-", "COUNT", "2000" };
-	redisReply *r = tx_redis_cmd(rd, 6, argv, NULL);
-	ck_assert_msg(r != NULL, "redis: %s", tx_redis_error(rd));
-	bool found = false;
-	for (size_t i = 0; !found && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
-		redisReply *fields = r->element[i]->element[1];
-		const char *eid = NULL, *data = NULL;
-		for (size_t k = 0; k + 1 < fields->elements; k += 2) {
-			if (strcmp(fields->element[k]->str, "id") == 0)
-				eid = fields->element[k + 1]->str;
-			else if (strcmp(fields->element[k]->str, "data") == 0)
-				data = fields->element[k + 1]->str;
-		}
-		if (!eid || !data || strcmp(eid, event_id) != 0)
-			continue;
-		struct json_object *o = json_tokener_parse(data), *v;
-		found = o && json_object_object_get_ex(o, "id", &v) &&
-			strcmp(json_object_get_string(v), id) == 0 &&
-			json_object_object_get_ex(o, "version", &v) &&
-			json_object_get_int64(v) == version;
-		json_object_put(o);
-	}
-	freeReplyObject(r);
-	return found;
-}
-
-/* Poll up to ~8 s for the relay to have published the event. */
-static bool stream_has(const char *subject, const char *event_id, const char *id,
-		       long version)
-{
-	const char *url = getenv("TEST_REDIS_URL"), *prefix = getenv("REDIS_PREFIX");
-	ck_assert_msg(url && *url, "TEST_REDIS_URL must be set (make test sets it)");
-	char err[128];
-	struct tx_redis *rd = tx_redis_new(url, prefix ? prefix : "", 5000, err, sizeof(err));
-	ck_assert_msg(rd != NULL, "redis: %s", err);
-	bool found = false;
-	for (int i = 0; i < 80 && !found; i++) {
-		found = stream_scan(rd, subject, event_id, id, version);
-		if (!found)
-			sleep_ms(100);
-	}
-	tx_redis_free(rd);
-	return found;
-}
 
 /* The outbox rows of a ticket, in order: subject, event id, payload. */
 struct ev {
@@ -160,8 +54,8 @@ struct ev {
 
 static size_t outbox_events(const char *ticket, struct ev *out, size_t cap)
 {
-	PGresult *r = q("SELECT subject, event_id, data::text FROM tickets.outbox "
-			"WHERE data->>'id' = $1 ORDER BY id", ticket, NULL);
+	PGresult *r = ts_q("SELECT subject, event_id, data::text FROM tickets.outbox "
+			"WHERE data->>'id' = $1 ORDER BY id", ticket, NULL, NULL);
 	size_t n = (size_t)PQntuples(r);
 	for (size_t i = 0; i < n && i < cap; i++) {
 		snprintf(out[i].subject, sizeof(out[i].subject), "%s", PQgetvalue(r, (int)i, 0));
@@ -181,16 +75,6 @@ static void events_release(struct ev *e, size_t n)
 
 /* ---- requests ------------------------------------------------------------ */
 
-struct user {
-	char id[UUID_LEN];
-	char *cookie;
-};
-
-static void signin(struct user *u)
-{
-	u->cookie = tc_forge_cookie("test@test.com", u->id);
-}
-
 static void put_json(const char *path, const char *body, const char *cookie,
 		     struct tc_resp *out)
 {
@@ -204,37 +88,16 @@ static char *ticket_path(const char *id)
 	return tc_strf(TICKETS "/%s", id);
 }
 
-/* A field of a JSON object (borrowed), or NULL. */
-static struct json_object *jget(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, key, &v) ? v : NULL;
-}
-
-static const char *jstr(struct json_object *o, const char *key)
-{
-	struct json_object *v = jget(o, key);
-	return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
-}
-
-static bool jnum_is(struct json_object *o, const char *key, double want)
-{
-	struct json_object *v = jget(o, key);
-	return v && (json_object_is_type(v, json_type_int) ||
-		     json_object_is_type(v, json_type_double)) &&
-	       json_object_get_double(v) == want;
-}
-
 /* POST a ticket with this JSON body as u; 201 expected; returns the id
  * (malloc'd). */
-static char *create_body(const struct user *u, const char *body)
+static char *create_body(const struct ts_user *u, const char *body)
 {
 	struct tc_resp r;
 	tc_post_json(TICKETS, body, u->cookie, &r);
 	ck_status(&r, 201);
 	struct json_object *o = tc_json(&r);
 	ck_assert_ptr_nonnull(o);
-	const char *id = jstr(o, "id");
+	const char *id = ts_jstr(o, "id");
 	ck_assert_ptr_nonnull(id);
 	char *copy = tc_strf("%s", id);
 	json_object_put(o);
@@ -242,7 +105,7 @@ static char *create_body(const struct user *u, const char *body)
 	return copy;
 }
 
-static char *create(const struct user *u, const char *title, int price)
+static char *create(const struct ts_user *u, const char *title, int price)
 {
 	char *body = tc_strf("{\"title\":\"%s\",\"price\":%d}", title, price);
 	char *id = create_body(u, body);
@@ -269,7 +132,7 @@ static struct json_object *show(const char *id)
 static long list_index(struct json_object *list, const char *id)
 {
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
-		const char *v = jstr(json_object_array_get_idx(list, i), "id");
+		const char *v = ts_jstr(json_object_array_get_idx(list, i), "id");
 		if (v && strcmp(v, id) == 0)
 			return (long)i;
 	}
@@ -322,8 +185,8 @@ END_TEST
 START_TEST(post_signed_in_not_401)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	tc_post_json(TICKETS, "{}", u.cookie, &r);
 	ck_assert_int_ne(r.status, 401);
 	ck_status(&r, 400);
@@ -335,8 +198,8 @@ END_TEST
 START_TEST(post_invalid_title)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *want = errors_json(MSG_TITLE, "title", NULL, NULL);
 	tc_post_json(TICKETS, "{\"title\":\"\",\"price\":10}", u.cookie, &r);
 	ck_status(&r, 400);
@@ -346,7 +209,7 @@ START_TEST(post_invalid_title)
 	ck_status(&r, 400);
 	ck_body(&r, want);
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
 				u.id, NULL), 0);
 	free(want);
 	free(u.cookie);
@@ -356,8 +219,8 @@ END_TEST
 START_TEST(post_invalid_price)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *want = errors_json(MSG_PRICE_NEW, "price", NULL, NULL);
 	tc_post_json(TICKETS, "{\"title\":\"asldkjf\",\"price\":-10}", u.cookie, &r);
 	ck_status(&r, 400);
@@ -367,7 +230,7 @@ START_TEST(post_invalid_price)
 	ck_status(&r, 400);
 	ck_body(&r, want);
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
 				u.id, NULL), 0);
 	free(want);
 	free(u.cookie);
@@ -376,14 +239,14 @@ END_TEST
 
 START_TEST(post_creates_ticket)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	const char *count = "SELECT count(*) FROM tickets.tickets WHERE user_id = $1";
-	ck_assert_int_eq(q_long(count, u.id, NULL), 0);
+	ck_assert_int_eq(ts_q_long(count, u.id, NULL), 0);
 	char *id = create(&u, "asldkfj", 20);
-	ck_assert_int_eq(q_long(count, u.id, NULL), 1);
-	PGresult *r = q("SELECT id, title, price_cents FROM tickets.tickets "
-			"WHERE user_id = $1", u.id, NULL);
+	ck_assert_int_eq(ts_q_long(count, u.id, NULL), 1);
+	PGresult *r = ts_q("SELECT id, title, price_cents FROM tickets.tickets "
+			"WHERE user_id = $1", u.id, NULL, NULL);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), id);
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), "asldkfj");
 	ck_assert_str_eq(PQgetvalue(r, 0, 2), "2000");
@@ -395,21 +258,21 @@ END_TEST
 
 START_TEST(post_publishes_event)
 {
-	struct user u;
+	struct ts_user u;
 	struct ev e[4];
-	signin(&u);
+	ts_signin(&u);
 	char *id = create(&u, "asldkfj", 20);
 	size_t n = outbox_events(id, e, 4);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_str_eq(e[0].subject, "ticket:created");
-	ck_assert_str_eq(jstr(e[0].data, "id"), id);
-	ck_assert_str_eq(jstr(e[0].data, "title"), "asldkfj");
-	ck_assert_str_eq(jstr(e[0].data, "userId"), u.id);
-	ck_assert(jnum_is(e[0].data, "price", 20));
-	ck_assert(jnum_is(e[0].data, "version", 0));
-	ck_assert(!jget(e[0].data, "orderId"));
+	ck_assert_str_eq(ts_jstr(e[0].data, "id"), id);
+	ck_assert_str_eq(ts_jstr(e[0].data, "title"), "asldkfj");
+	ck_assert_str_eq(ts_jstr(e[0].data, "userId"), u.id);
+	ck_assert(ts_jnum_is(e[0].data, "price", 20));
+	ck_assert(ts_jnum_is(e[0].data, "version", 0));
+	ck_assert(!ts_jget(e[0].data, "orderId"));
 	ck_assert_int_eq(json_object_object_length(e[0].data), 5);
-	ck_assert_msg(stream_has("ticket:created", e[0].event_id, id, 0),
+	ck_assert_msg(ts_stream_has("ticket:created", e[0].event_id, id, 0),
 		      "ticket:created for %s was not relayed to Redis", id);
 	events_release(e, n);
 	free(id);
@@ -436,13 +299,13 @@ END_TEST
 
 START_TEST(show_found)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "concert", 20);
 	struct json_object *o = show(id);
-	ck_assert_str_eq(jstr(o, "title"), "concert");
-	ck_assert(jnum_is(o, "price", 20));
-	ck_assert_str_eq(jstr(o, "id"), id);
+	ck_assert_str_eq(ts_jstr(o, "title"), "concert");
+	ck_assert(ts_jnum_is(o, "price", 20));
+	ck_assert_str_eq(ts_jstr(o, "id"), id);
 	json_object_put(o);
 	free(id);
 	free(u.cookie);
@@ -455,8 +318,8 @@ START_TEST(index_lists_tickets)
 {
 	char *ids[3];
 	for (int i = 0; i < 3; i++) {
-		struct user u;
-		signin(&u);
+		struct ts_user u;
+		ts_signin(&u);
 		ids[i] = create(&u, "concert", 20 + i);
 		free(u.cookie);
 	}
@@ -468,8 +331,8 @@ START_TEST(index_lists_tickets)
 	}
 	ck_assert(at[0] < at[1] && at[1] < at[2]);
 	struct json_object *t = json_object_array_get_idx(list, (size_t)at[2]);
-	ck_assert(jnum_is(t, "price", 22));
-	ck_assert(jnum_is(t, "version", 0));
+	ck_assert(ts_jnum_is(t, "price", 22));
+	ck_assert(ts_jnum_is(t, "version", 0));
 	json_object_put(list);
 	for (int i = 0; i < 3; i++)
 		free(ids[i]);
@@ -481,9 +344,9 @@ END_TEST
 START_TEST(put_404_when_missing)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char id[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	tc_uuid(id);
 	char *path = ticket_path(id);
 	put_json(path, "{\"title\":\"aslkdfj\",\"price\":20}", u.cookie, &r);
@@ -512,9 +375,9 @@ END_TEST
 START_TEST(put_401_not_owner)
 {
 	struct tc_resp r;
-	struct user a, b;
-	signin(&a);
-	signin(&b);
+	struct ts_user a, b;
+	ts_signin(&a);
+	ts_signin(&b);
 	char *id = create(&a, "asldkfj", 20);
 	char *path = ticket_path(id);
 	put_json(path, "{\"title\":\"alskdjflskjdf\",\"price\":1000}", b.cookie, &r);
@@ -522,9 +385,9 @@ START_TEST(put_401_not_owner)
 	ck_body(&r, NOT_AUTHORIZED);
 	tc_resp_release(&r);
 	struct json_object *o = show(id);
-	ck_assert_str_eq(jstr(o, "title"), "asldkfj");
-	ck_assert(jnum_is(o, "price", 20));
-	ck_assert(jnum_is(o, "version", 0));
+	ck_assert_str_eq(ts_jstr(o, "title"), "asldkfj");
+	ck_assert(ts_jnum_is(o, "price", 20));
+	ck_assert(ts_jnum_is(o, "version", 0));
 	json_object_put(o);
 	free(path);
 	free(id);
@@ -536,8 +399,8 @@ END_TEST
 START_TEST(put_400_invalid_input)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "asldkfj", 20);
 	char *path = ticket_path(id);
 	char *t = errors_json(MSG_TITLE, "title", NULL, NULL);
@@ -551,7 +414,7 @@ START_TEST(put_400_invalid_input)
 	ck_body(&r, p);
 	tc_resp_release(&r);
 	struct json_object *o = show(id);
-	ck_assert(jnum_is(o, "version", 0));
+	ck_assert(ts_jnum_is(o, "version", 0));
 	json_object_put(o);
 	free(t);
 	free(p);
@@ -564,8 +427,8 @@ END_TEST
 START_TEST(put_updates_ticket)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "asldkfj", 20);
 	char *path = ticket_path(id);
 	put_json(path, "{\"title\":\"new title\",\"price\":100}", u.cookie, &r);
@@ -576,9 +439,9 @@ START_TEST(put_updates_ticket)
 	ck_body(&r, want);
 	tc_resp_release(&r);
 	struct json_object *o = show(id);
-	ck_assert_str_eq(jstr(o, "title"), "new title");
-	ck_assert(jnum_is(o, "price", 100));
-	ck_assert(jnum_is(o, "version", 1));
+	ck_assert_str_eq(ts_jstr(o, "title"), "new title");
+	ck_assert(ts_jnum_is(o, "price", 100));
+	ck_assert(ts_jnum_is(o, "version", 1));
 	json_object_put(o);
 	free(want);
 	free(path);
@@ -592,9 +455,9 @@ END_TEST
 START_TEST(put_publishes_event)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	struct ev e[4];
-	signin(&u);
+	ts_signin(&u);
 	char *id = create(&u, "asldkfj", 20);
 	char *path = ticket_path(id);
 	put_json(path, "{\"title\":\"new title\",\"price\":100}", u.cookie, &r);
@@ -604,12 +467,12 @@ START_TEST(put_publishes_event)
 	ck_assert_uint_eq(n, 2);
 	ck_assert_str_eq(e[0].subject, "ticket:created");
 	ck_assert_str_eq(e[1].subject, "ticket:updated");
-	ck_assert(jnum_is(e[1].data, "version", 1));
-	ck_assert(jnum_is(e[1].data, "price", 100));
-	ck_assert_str_eq(jstr(e[1].data, "title"), "new title");
-	ck_assert_str_eq(jstr(e[1].data, "userId"), u.id);
-	ck_assert(!jget(e[1].data, "orderId"));
-	ck_assert_msg(stream_has("ticket:updated", e[1].event_id, id, 1),
+	ck_assert(ts_jnum_is(e[1].data, "version", 1));
+	ck_assert(ts_jnum_is(e[1].data, "price", 100));
+	ck_assert_str_eq(ts_jstr(e[1].data, "title"), "new title");
+	ck_assert_str_eq(ts_jstr(e[1].data, "userId"), u.id);
+	ck_assert(!ts_jget(e[1].data, "orderId"));
+	ck_assert_msg(ts_stream_has("ticket:updated", e[1].event_id, id, 1),
 		      "ticket:updated for %s was not relayed to Redis", id);
 	events_release(e, n);
 	free(path);
@@ -621,8 +484,8 @@ END_TEST
 START_TEST(put_rejects_reserved)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "asldkfj", 20);
 	reserve_in_db(id, NULL);
 	char *path = ticket_path(id);
@@ -631,8 +494,8 @@ START_TEST(put_rejects_reserved)
 	ck_body(&r, RESERVED);
 	tc_resp_release(&r);
 	struct json_object *o = show(id);
-	ck_assert_str_eq(jstr(o, "title"), "asldkfj");
-	ck_assert(jnum_is(o, "version", 0));
+	ck_assert_str_eq(ts_jstr(o, "title"), "asldkfj");
+	ck_assert(ts_jnum_is(o, "version", 0));
 	json_object_put(o);
 	free(path);
 	free(id);
@@ -645,14 +508,14 @@ END_TEST
 START_TEST(ticket_json_shape)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	tc_post_json(TICKETS, "{\"title\":\"concert\",\"price\":20}", u.cookie, &r);
 	ck_status(&r, 201);
 	ck_assert(tc_is_json_type(&r));
 	struct json_object *o = tc_json(&r);
 	ck_assert_ptr_nonnull(o);
-	const char *id = jstr(o, "id");
+	const char *id = ts_jstr(o, "id");
 	ck_assert(id && strlen(id) == 36);
 	char *want = tc_strf("{\"title\":\"concert\",\"price\":20,\"userId\":\"%s\","
 			     "\"version\":0,\"id\":\"%s\"}", u.id, id);
@@ -666,16 +529,16 @@ END_TEST
 
 START_TEST(show_has_order_id_while_reserved)
 {
-	struct user u;
+	struct ts_user u;
 	char order[UUID_LEN];
-	signin(&u);
+	ts_signin(&u);
 	char *id = create(&u, "concert", 20);
 	struct json_object *o = show(id);
-	ck_assert(!jget(o, "orderId"));
+	ck_assert(!ts_jget(o, "orderId"));
 	json_object_put(o);
 	reserve_in_db(id, order);
 	o = show(id);
-	ck_assert_str_eq(jstr(o, "orderId"), order);
+	ck_assert_str_eq(ts_jstr(o, "orderId"), order);
 	ck_assert_int_eq(json_object_object_length(o), 6);
 	json_object_put(o);
 	free(id);
@@ -685,8 +548,8 @@ END_TEST
 
 START_TEST(index_excludes_reserved)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *free_id = create(&u, "concert", 20);
 	char *held_id = create(&u, "concert", 30);
 	reserve_in_db(held_id, NULL);
@@ -694,7 +557,7 @@ START_TEST(index_excludes_reserved)
 	ck_assert_int_ge(list_index(list, free_id), 0);
 	ck_assert_int_eq(list_index(list, held_id), -1);
 	for (size_t i = 0; i < json_object_array_length(list); i++)
-		ck_assert(!jget(json_object_array_get_idx(list, i), "orderId"));
+		ck_assert(!ts_jget(json_object_array_get_idx(list, i), "orderId"));
 	json_object_put(list);
 	free(free_id);
 	free(held_id);
@@ -706,9 +569,9 @@ END_TEST
 START_TEST(put_reserved_by_non_owner_is_400)
 {
 	struct tc_resp r;
-	struct user a, b;
-	signin(&a);
-	signin(&b);
+	struct ts_user a, b;
+	ts_signin(&a);
+	ts_signin(&b);
 	char *id = create(&a, "concert", 20);
 	reserve_in_db(id, NULL);
 	char *path = ticket_path(id);
@@ -726,8 +589,8 @@ END_TEST
 START_TEST(malformed_id_is_400)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	put_json(TICKETS "/abc", "{\"title\":\"concert\",\"price\":20}", u.cookie, &r);
 	ck_status(&r, 400);
 	ck_assert(tc_is_json_type(&r));
@@ -754,17 +617,17 @@ static const struct {
 START_TEST(price_accepted)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *body = tc_strf("{\"title\":\"concert\",\"price\":%s}", good_prices[_i].price);
 	tc_post_json(TICKETS, body, u.cookie, &r);
 	ck_status(&r, 201);
 	struct json_object *o = tc_json(&r), *p;
 	ck_assert_ptr_nonnull(o);
-	p = jget(o, "price");
+	p = ts_jget(o, "price");
 	ck_assert_msg(p && !json_object_is_type(p, json_type_string),
 		      "price must be a JSON number: %s", r.body);
-	ck_assert_msg(jnum_is(o, "price", good_prices[_i].want), "price %s gave %s",
+	ck_assert_msg(ts_jnum_is(o, "price", good_prices[_i].want), "price %s gave %s",
 		      good_prices[_i].price, r.body);
 	json_object_put(o);
 	tc_resp_release(&r);
@@ -780,8 +643,8 @@ static const char *const bad_prices[] = {
 START_TEST(price_rejected)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *body = tc_strf("{\"title\":\"concert\",\"price\":%s}", bad_prices[_i]);
 	char *want = errors_json(MSG_PRICE_NEW, "price", NULL, NULL);
 	tc_post_json(TICKETS, body, u.cookie, &r);
@@ -791,7 +654,7 @@ START_TEST(price_rejected)
 	if (strcmp(bad_prices[_i], "1e400") != 0)
 		ck_body(&r, want);
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
 				u.id, NULL), 0);
 	free(want);
 	free(body);
@@ -802,8 +665,8 @@ END_TEST
 START_TEST(validation_bodies_exact)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *post = errors_json(MSG_TITLE, "title", MSG_PRICE_NEW, "price");
 	char *put = errors_json(MSG_TITLE, "title", MSG_PRICE_EDIT, "price");
 	tc_post_json(TICKETS, "{}", u.cookie, &r);
@@ -837,11 +700,11 @@ END_TEST
 
 START_TEST(blank_title_accepted)
 {
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, " ", 20);
 	struct json_object *o = show(id);
-	ck_assert_str_eq(jstr(o, "title"), " ");
+	ck_assert_str_eq(ts_jstr(o, "title"), " ");
 	json_object_put(o);
 	free(id);
 	free(u.cookie);
@@ -859,8 +722,8 @@ static const struct {
 START_TEST(unknown_route_is_404_json)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "concert", 20);
 	char *path = tc_strf(unknown_routes[_i].path, id);
 	struct tc_opts o = { .content_type = "application/json", .body = "{}",
@@ -871,7 +734,7 @@ START_TEST(unknown_route_is_404_json)
 	ck_body(&r, NOT_FOUND);
 	tc_resp_release(&r);
 	struct json_object *t = show(id);
-	ck_assert(jnum_is(t, "version", 0));
+	ck_assert(ts_jnum_is(t, "version", 0));
 	json_object_put(t);
 	free(path);
 	free(id);
@@ -898,8 +761,8 @@ static void *race(void *arg)
 START_TEST(concurrent_puts_occ)
 {
 	enum { ROUNDS = 20, RACERS = 2 };
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	int lost = 0;
 	for (int round = 0; round < ROUNDS; round++) {
 		char *id = create(&u, "concert", 5);
@@ -928,9 +791,9 @@ START_TEST(concurrent_puts_occ)
 		}
 		ck_assert_msg(ok >= 1, "round %d: no PUT succeeded", round);
 		struct json_object *o = show(id);
-		ck_assert_msg(jnum_is(o, "version", ok), "round %d: version after %d OKs",
+		ck_assert_msg(ts_jnum_is(o, "version", ok), "round %d: version after %d OKs",
 			      round, ok);
-		long n = q_long("SELECT count(*) FROM tickets.outbox WHERE subject = "
+		long n = ts_q_long("SELECT count(*) FROM tickets.outbox WHERE subject = "
 				"'ticket:updated' AND data->>'id' = $1", id, NULL);
 		ck_assert_int_eq(n, ok);
 		json_object_put(o);
@@ -947,11 +810,6 @@ END_TEST
 
 /* ---- pages ---------------------------------------------------------------- */
 
-static bool is_html(const struct tc_resp *r)
-{
-	return r->content_type && strncmp(r->content_type, "text/html", 9) == 0;
-}
-
 static bool location_is(const struct tc_resp *r, const char *path)
 {
 	if (!r->location)
@@ -962,26 +820,16 @@ static bool location_is(const struct tc_resp *r, const char *path)
 	       (strncmp(r->location, base, n) == 0 && strcmp(r->location + n, path) == 0);
 }
 
-/* The value of the page's hidden _csrf input, malloc'd, or NULL. */
-static char *page_token(const struct tc_resp *r)
-{
-	const char *p = strstr(r->body, TOKEN_ATTR);
-	if (!p)
-		return NULL;
-	p += strlen(TOKEN_ATTR);
-	return tc_strf("%.*s", (int)strcspn(p, "\""), p);
-}
-
 /* GET a form page as u; *cookies gets "csrf=..; session=.." and *token
  * the form's _csrf (both malloc'd). */
-static void get_form(const char *path, const struct user *u, char **cookies, char **token)
+static void get_form(const char *path, const struct ts_user *u, char **cookies, char **token)
 {
 	struct tc_resp r;
 	tc_get(path, u->cookie, &r);
 	ck_status(&r, 200);
 	char *seed = tc_cookie_pair(&r, "csrf");
 	ck_assert_msg(seed != NULL, "%s set no csrf cookie", path);
-	*token = page_token(&r);
+	*token = ts_page_token(&r);
 	ck_assert_msg(*token && strlen(*token) == 64, "%s: no _csrf input", path);
 	*cookies = tc_strf("%s; %s", seed, u->cookie);
 	free(seed);
@@ -1005,12 +853,12 @@ START_TEST(landing_lists_ticket_escaped)
 {
 	static const char xss[] = "<img src=x onerror=alert(1)>";
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	char *id = create(&u, "<img src=x onerror=alert(1)>", 20);
 	tc_get("/", NULL, &r);
 	ck_status(&r, 200);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_assert(!r.truncated);
 	char *link = tc_strf("href=\"/tickets/%s\"", id);
 	ck_has(&r, link);
@@ -1035,14 +883,14 @@ END_TEST
 START_TEST(ticket_page_shows_purchase_form)
 {
 	struct tc_resp r;
-	struct user u, buyer;
-	signin(&u);
-	signin(&buyer);
+	struct ts_user u, buyer;
+	ts_signin(&u);
+	ts_signin(&buyer);
 	char *id = create(&u, "concert", 20);
 	char *path = tc_strf("/tickets/%s", id);
 	tc_get(path, buyer.cookie, &r);
 	ck_status(&r, 200);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_has(&r, "<h1>concert</h1>");
 	ck_has(&r, "Price: 20");
 	ck_has(&r, "action=\"/orders\"");
@@ -1050,7 +898,7 @@ START_TEST(ticket_page_shows_purchase_form)
 	ck_has(&r, hidden);
 	ck_has(&r, TOKEN_ATTR);
 	ck_has(&r, ">Purchase</button>");
-	char *token = page_token(&r);
+	char *token = ts_page_token(&r);
 	ck_assert(token && strlen(token) == 64);
 	tc_resp_release(&r);
 
@@ -1060,7 +908,7 @@ START_TEST(ticket_page_shows_purchase_form)
 	char *missing = tc_strf("/tickets/%s", other);
 	tc_get(missing, NULL, &r);
 	ck_status(&r, 404);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	tc_resp_release(&r);
 	tc_get("/tickets/abc", NULL, &r);
 	ck_status(&r, 404);
@@ -1089,11 +937,11 @@ END_TEST
 START_TEST(new_ticket_page_renders)
 {
 	struct tc_resp r;
-	struct user u;
-	signin(&u);
+	struct ts_user u;
+	ts_signin(&u);
 	tc_get("/tickets/new", u.cookie, &r);
 	ck_status(&r, 200);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_has(&r, "Create a Ticket");
 	ck_has(&r, ">Title</label>");
 	ck_has(&r, ">Price</label>");
@@ -1109,22 +957,22 @@ END_TEST
 START_TEST(new_ticket_form_creates)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char *cookies, *token;
-	signin(&u);
+	ts_signin(&u);
 	get_form("/tickets/new", &u, &cookies, &token);
 	post_ticket_form(cookies, "form concert", "12.50", token, &r);
 	ck_status(&r, 303);
 	ck_assert_msg(location_is(&r, "/"), "Location %s", r.location ? r.location : "(none)");
 	tc_resp_release(&r);
-	PGresult *res = q("SELECT title, price_cents, version FROM tickets.tickets "
-			  "WHERE user_id = $1", u.id, NULL);
+	PGresult *res = ts_q("SELECT title, price_cents, version FROM tickets.tickets "
+			  "WHERE user_id = $1", u.id, NULL, NULL);
 	ck_assert_int_eq(PQntuples(res), 1);
 	ck_assert_str_eq(PQgetvalue(res, 0, 0), "form concert");
 	ck_assert_str_eq(PQgetvalue(res, 0, 1), "1250");
 	ck_assert_str_eq(PQgetvalue(res, 0, 2), "0");
 	PQclear(res);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.outbox o JOIN tickets.tickets t "
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.outbox o JOIN tickets.tickets t "
 				"ON o.data->>'id' = t.id::text WHERE t.user_id = $1 "
 				"AND o.subject = 'ticket:created'", u.id, NULL), 1);
 	free(cookies);
@@ -1136,20 +984,20 @@ END_TEST
 START_TEST(new_ticket_form_errors)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char *cookies, *token;
-	signin(&u);
+	ts_signin(&u);
 	get_form("/tickets/new", &u, &cookies, &token);
 	post_ticket_form(cookies, "", "abc", token, &r);
 	ck_status(&r, 400);
-	ck_assert(is_html(&r));
+	ck_assert(ts_is_html(&r));
 	ck_has(&r, "Create a Ticket");
 	ck_has(&r, "Ooops....");
 	ck_has(&r, MSG_TITLE);
 	ck_has(&r, MSG_PRICE_NEW);
 	ck_has(&r, "value=\"abc\""); /* what was typed stays */
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
 				u.id, NULL), 0);
 	free(cookies);
 	free(token);
@@ -1160,9 +1008,9 @@ END_TEST
 START_TEST(new_ticket_form_needs_csrf)
 {
 	struct tc_resp r;
-	struct user u;
+	struct ts_user u;
 	char *cookies, *token;
-	signin(&u);
+	ts_signin(&u);
 	get_form("/tickets/new", &u, &cookies, &token);
 	post_ticket_form(cookies, "csrf concert", "20", NULL, &r);
 	ck_status(&r, 403);
@@ -1176,7 +1024,7 @@ START_TEST(new_ticket_form_needs_csrf)
 	post_ticket_form(u.cookie, "csrf concert", "20", token, &r); /* no seed */
 	ck_status(&r, 403);
 	tc_resp_release(&r);
-	ck_assert_int_eq(q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE user_id = $1",
 				u.id, NULL), 0);
 	free(cookies);
 	free(token);
@@ -1190,7 +1038,7 @@ Suite *suite_tickets_http(void)
 {
 	Suite *s = suite_create("tickets_http");
 	TCase *tc = tcase_create("original");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, post_route_exists);
 	tcase_add_test(tc, post_requires_signin);
 	tcase_add_test(tc, post_signed_in_not_401);
@@ -1211,7 +1059,7 @@ Suite *suite_tickets_http(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("contract");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, ticket_json_shape);
 	tcase_add_test(tc, show_has_order_id_while_reserved);
 	tcase_add_test(tc, index_excludes_reserved);
@@ -1226,7 +1074,7 @@ Suite *suite_tickets_http(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pages");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
 	tcase_add_test(tc, landing_lists_ticket_escaped);
 	tcase_add_test(tc, ticket_page_shows_purchase_form);
 	tcase_add_test(tc, new_ticket_page_needs_signin);
