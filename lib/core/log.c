@@ -23,6 +23,16 @@ int64_t tx_now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void tx_nap(long ms, const atomic_bool *stop)
+{
+	while (ms > 0 && !atomic_load(stop)) {
+		long step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, step * 1000000L };
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
 static void add_ts(struct tx_buf *b)
 {
 	struct timespec ts;

@@ -6,6 +6,7 @@
 #ifndef TX_LOG_H
 #define TX_LOG_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct tx_req;
@@ -19,5 +20,8 @@ void tx_log(const char *level, const char *fmt, ...)
 void tx_log_request(const struct tx_ctx *ctx, const struct tx_req *req,
 		    const struct tx_resp *resp, int64_t micros);
 int64_t tx_now_us(void);
+/* Sleep ms milliseconds in steps of at most 50 ms, returning early once
+ * *stop is set (background loops that must stop promptly on SIGTERM). */
+void tx_nap(long ms, const atomic_bool *stop);
 
 #endif

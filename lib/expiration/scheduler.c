@@ -116,16 +116,6 @@ int expiration_scheduler_tick(struct expiration_scheduler *s, int *moved,
 	return 0;
 }
 
-static void nap(int ms, const atomic_bool *stop)
-{
-	while (ms > 0 && !atomic_load(stop)) {
-		int step = ms < 50 ? ms : 50;
-		struct timespec ts = { 0, step * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 static void log_error(struct expiration_scheduler *s)
 {
 	int64_t now = tx_now_us();
@@ -147,7 +137,7 @@ void expiration_scheduler_run(struct expiration_scheduler *s,
 		if (expiration_scheduler_tick(s, &moved, &wait) < 0) {
 			log_error(s);
 			backoff = backoff ? (backoff * 2 > 1000 ? 1000 : backoff * 2) : 50;
-			nap(backoff, stop);
+			tx_nap(backoff, stop);
 			continue;
 		}
 		if (s->failing)
@@ -158,7 +148,7 @@ void expiration_scheduler_run(struct expiration_scheduler *s,
 			tx_log("info", "scheduler published=%d", moved);
 			TX_FAILPOINT("scheduler_after_move");
 		}
-		nap(wait, stop);
+		tx_nap(wait, stop);
 	}
 	tx_log("info", "scheduler stopped published=%ld", s->moved);
 }

@@ -81,16 +81,6 @@ void orders_sweeper_free(struct orders_sweeper *s)
 	free(s);
 }
 
-static void nap(long ms, const atomic_bool *stop)
-{
-	while (ms > 0 && !atomic_load(stop)) {
-		long step = ms < 50 ? ms : 50;
-		struct timespec ts = { 0, step * 1000000L };
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
-
 /* Whole batches until one comes back short; the number cancelled or < 0. */
 static long sweep_all(struct orders_sweeper *s, const atomic_bool *stop)
 {
@@ -122,7 +112,7 @@ void orders_sweeper_run(struct orders_sweeper *s, const atomic_bool *stop)
 			s->last_err_log_us = now;
 			tx_log("error", "sweeper error=%s", s->ctx.db_error);
 		}
-		nap(interval, stop);
+		tx_nap(interval, stop);
 	}
 	tx_log("info", "sweeper stopped");
 }
