@@ -1,12 +1,13 @@
 /* worker.c: the event runtime program: outbox relays, consumer groups,
- * the expiration scheduler and the orders sweeper.
+ * the expiration scheduler, the orders sweeper and the payments settler.
  *
- *   worker [--roles relay,consumers,scheduler,sweeper] [--only-group NAME]
- *          [--consumers N]
+ *   worker [--roles relay,consumers,scheduler,sweeper,settler]
+ *          [--only-group NAME] [--consumers N]
  *       one relay thread per outbox schema, N consumer threads (default
  *       4, each its own consumer with its own connections) per group of
  *       the listener table, one scheduler thread (expiration clock), one
- *       sweeper thread (overdue orders); all roles by default. SIGTERM/
+ *       sweeper thread (overdue orders), one settler thread (charge
+ *       attempts left open); all roles by default. SIGTERM/
  *       SIGINT: every thread finishes the batch or event in hand, then the
  *       program exits 0.
  *   worker republish SCHEMA FROM TO
@@ -46,18 +47,19 @@ struct job {
 	struct tx_consumer *consumer;
 	struct expiration_scheduler *scheduler;
 	struct orders_sweeper *sweeper;
+	struct payments_settler *settler;
 	const atomic_bool *stop;
 };
 
 struct args {
-	bool relay, consumers, scheduler, sweeper;
+	bool relay, consumers, scheduler, sweeper, settler;
 	const char *only_group;
 	long nconsumers;
 };
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: worker [--roles relay,consumers,scheduler,sweeper] "
+	fprintf(stderr, "usage: worker [--roles relay,consumers,scheduler,sweeper,settler] "
 			"[--only-group NAME] [--consumers N]\n"
 			"       worker republish SCHEMA FROM TO\n");
 	return 2;
@@ -67,7 +69,7 @@ static int parse_roles(const char *s, struct args *a)
 {
 	char buf[64];
 	snprintf(buf, sizeof(buf), "%s", s);
-	a->relay = a->consumers = a->scheduler = a->sweeper = false;
+	a->relay = a->consumers = a->scheduler = a->sweeper = a->settler = false;
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t;
 	     t = strtok_r(NULL, ",", &save)) {
 		if (strcmp(t, "relay") == 0)
@@ -78,6 +80,8 @@ static int parse_roles(const char *s, struct args *a)
 			a->scheduler = true;
 		else if (strcmp(t, "sweeper") == 0)
 			a->sweeper = true;
+		else if (strcmp(t, "settler") == 0)
+			a->settler = true;
 		else
 			return -1;
 	}
@@ -86,7 +90,7 @@ static int parse_roles(const char *s, struct args *a)
 
 static int parse_args(int argc, char **argv, struct args *a)
 {
-	a->relay = a->consumers = a->scheduler = a->sweeper = true;
+	a->relay = a->consumers = a->scheduler = a->sweeper = a->settler = true;
 	a->only_group = NULL;
 	a->nconsumers = DEFAULT_CONSUMERS;
 	for (int i = 1; i < argc; i += 2) {
@@ -116,6 +120,8 @@ static void *job_main(void *arg)
 		expiration_scheduler_run(j->scheduler, j->stop);
 	else if (j->sweeper)
 		orders_sweeper_run(j->sweeper, j->stop);
+	else if (j->settler)
+		payments_settler_run(j->settler, j->stop);
 	else
 		tx_consumer_run(j->consumer, j->stop);
 	return NULL;
@@ -172,7 +178,8 @@ static size_t add_consumers(const struct tx_config *cfg, const struct args *a,
 	return n;
 }
 
-/* The expiration clock and the orders sweeper, one thread each. */
+/* The expiration clock, the orders sweeper and the payments settler, one
+ * thread each. */
 static size_t add_clock(const struct tx_config *cfg, const struct args *a,
 			struct job *jobs, size_t n)
 {
@@ -191,6 +198,13 @@ static size_t add_clock(const struct tx_config *cfg, const struct args *a,
 		else
 			tx_log("error", "sweeper: ORDERS_DATABASE_URL too long");
 	}
+	if (a->settler && n < MAX_JOBS) {
+		jobs[n].settler = payments_settler_new(cfg);
+		if (jobs[n].settler)
+			n++;
+		else
+			tx_log("error", "settler: PAYMENTS_DATABASE_URL too long");
+	}
 	return n;
 }
 
@@ -200,6 +214,7 @@ static void release_job(struct job *j)
 	tx_consumer_free(j->consumer);
 	expiration_scheduler_free(j->scheduler);
 	orders_sweeper_free(j->sweeper);
+	payments_settler_free(j->settler);
 }
 
 static int serve(const struct tx_config *cfg, const struct args *a)

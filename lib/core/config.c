@@ -52,6 +52,8 @@ static const struct num_var num_vars[] = {
 	  offsetof(struct tx_config, stream_retention_s) },
 	{ "STRIPE_TIMEOUT_MS", 10000, 100, 60000,
 	  offsetof(struct tx_config, stripe_timeout_ms) },
+	{ "PAYMENT_SETTLE_AFTER_MS", 30000, 0, 86400L * 1000,
+	  offsetof(struct tx_config, settle_after_ms) },
 };
 
 static int load_numbers(struct tx_config *c, char *err, size_t errlen)

@@ -30,6 +30,7 @@ struct tx_config {
 	long outbox_retention_s; /* relay: keep published outbox rows */
 	long stream_retention_s; /* consumers: trim acked stream entries */
 	long stripe_timeout_ms;  /* payments: total time of one provider call */
+	long settle_after_ms;    /* settler: replay attempts left open longer */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
 };

@@ -18,6 +18,7 @@
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/events.h"
+#include "core/log.h"
 #include "payments/payments.h"
 
 #define FAKE_KEY "sk_test_fake"
@@ -441,6 +442,10 @@ TX_STMT(SQL_EVENTS_OF, 1,
 	"SELECT data::text FROM payments.outbox WHERE subject = 'payment:created' "
 	"AND data->>'orderId' = $1");
 
+TX_STMT(SQL_ATTEMPTS_OF, 1,
+	"SELECT outcome, charge_id, refund_id, token IS NULL "
+	"FROM payments.charge_attempts WHERE order_id = $1 ORDER BY created_at");
+
 static void seed(const char *id, const char *user, const char *cents,
 		 const char *status, const char *secs)
 {
@@ -604,8 +609,15 @@ START_TEST(pay_stripe_declined)
 	ck_assert_str_eq(out.refusal, "Your card was declined.");
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_EVENTS_OF, (const char *const[]){ id })), 0);
+	PGresult *r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "declined");
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t"); /* token cleared */
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
 	ck_assert_ptr_nonnull(out.payment_id);
+	r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 2); /* a new key for the second card */
+	ck_assert_str_eq(PQgetvalue(r, 1, 0), "charged");
 }
 END_TEST
 
@@ -627,9 +639,10 @@ static void *pay_thread(void *p)
 	return NULL;
 }
 
-/* The order is cancelled while the provider is charging: the payment
- * commits (the cancellation waits for the row lock), then the cancel
- * listener finds it and refunds the charge. Net: cancelled, refunded. */
+/* The order is cancelled while the provider is charging: no row lock is
+ * held during the call, so the cancellation commits at once; the payer
+ * then finds the order cancelled, refunds the charge and answers with the
+ * contract's refusal. Net: cancelled, charge refunded, no payment. */
 START_TEST(pay_cancelled_during_charge_is_refunded)
 {
 	char id[37], user[37], ev[256];
@@ -639,24 +652,147 @@ START_TEST(pay_cancelled_during_charge_is_refunded)
 	struct pay_arg a = { id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
 	pthread_t t;
 	ck_assert_int_eq(pthread_create(&t, NULL, pay_thread, &a), 0);
-	usleep(400 * 1000); /* the payer holds the lock and waits on the fake */
+	usleep(400 * 1000); /* the payer waits on the fake */
 	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"x\"}}", id);
+	int64_t t0 = tx_now_us();
 	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+	ck_assert_msg(tx_now_us() - t0 < 300 * 1000, "the cancellation waited on the payer");
 	pthread_join(t, NULL);
 	ck_assert_int_eq(a.rc, 0);
-	ck_assert_msg(a.payment[0], "the payment committed first");
+	ck_assert_ptr_nonnull(a.out.refusal);
+	ck_assert_str_eq(a.out.refusal, PAY_MSG_CANCELLED);
+	ck_assert_int_eq(a.payment[0], '\0');
 	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
-	r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
 	ck_assert_int_eq(PQntuples(r), 1);
-	ck_assert_msg(strncmp(PQgetvalue(r, 0, 3), "re_", 3) == 0, "refund id '%s'",
-		      PQgetvalue(r, 0, 3));
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
+	ck_assert_msg(strncmp(PQgetvalue(r, 0, 2), "re_", 3) == 0, "refund id '%s'",
+		      PQgetvalue(r, 0, 2));
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t"); /* token cleared */
 	struct json_object *root, *cs[8], *v;
 	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
 	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
 	json_object_put(root);
 	/* A redelivered cancellation refunds nothing more. */
 	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+}
+END_TEST
+
+/* A charge made by a request that then died (the provider charged, the
+ * database never heard): the attempt it committed first is all there is.
+ * Charge at the fake under the attempt's key, as the dead request did. */
+TX_STMT(SQL_OPEN_ATTEMPT_SEED, 4,
+	"INSERT INTO payments.charge_attempts "
+	"(idempotency_key, order_id, amount_cents, token, created_at) "
+	"VALUES ($1, $2, $3, $4, now() - interval '1 minute')");
+
+static void crashed_after_charge(const char *id, const char *key, char charge[128])
+{
+	struct payments_result r;
+	q(ctx, &SQL_OPEN_ATTEMPT_SEED, (const char *const[]){ key, id, "2000", "tok_visa" });
+	ck_assert_int_eq(stripe_charge("tok_visa", 2000, id, key, &r), PAY_OK);
+	snprintf(charge, 128, "%s", r.id);
+}
+
+static int settle_open(void)
+{
+	int n = -1;
+	/* Other tests' open attempts are young; this one is a minute old. */
+	ck_assert_int_eq(payments_settle_open(ctx, 30000, 1000, &n), 0);
+	return n;
+}
+
+/* The settler records the charge of a crashed request, exactly once. */
+START_TEST(settler_records_orphan_charge)
+{
+	char id[37], user[37], key[128], charge[128];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
+	crashed_after_charge(id, key, charge);
+	ck_assert_int_ge(settle_open(), 1);
+	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQntuples(r), 1);
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_EVENTS_OF, (const char *const[]){ id })), 1);
+	r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "charged");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
+	settle_open(); /* nothing left of it: no second payment */
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 1);
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	json_object_put(root);
+	struct payments_outcome out;
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
+	ck_assert_str_eq(out.refusal, PAY_MSG_PAID);
+}
+END_TEST
+
+/* The order was cancelled before anyone came back: the charge is refunded. */
+START_TEST(settler_refunds_orphan_charge_of_cancelled_order)
+{
+	char id[37], user[37], key[128], charge[128];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "cancelled", "60");
+	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
+	crashed_after_charge(id, key, charge);
+	ck_assert_int_ge(settle_open(), 1);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	PGresult *r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
+	struct json_object *root, *cs[8], *v;
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
+	json_object_put(root);
+}
+END_TEST
+
+/* The customer comes back before the settler: their request replays the
+ * open attempt (its key, its token) and records the one charge. */
+START_TEST(pay_replays_open_attempt)
+{
+	char id[37], user[37], key[128], charge[128];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
+	crashed_after_charge(id, key, charge);
+	struct payments_outcome out;
+	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_mastercard", &out), 0);
+	ck_assert_ptr_nonnull(out.payment_id);
+	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
+	struct json_object *root, *cs[8];
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	json_object_put(root);
+}
+END_TEST
+
+/* An attempt whose order is being paid right now is left to its payer. */
+START_TEST(settler_skips_order_being_paid)
+{
+	char id[37], user[37], key[128], charge[128];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
+	crashed_after_charge(id, key, charge);
+	struct tx_ctx *payer = ctx_new(&stripe_cfg);
+	ck_assert_int_eq(payments_pay_lock(payer, id, false), 0);
+	settle_open();
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	PGresult *r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_int_eq(PQgetisnull(r, 0, 0), 1); /* still open */
+	payments_pay_unlock(payer, id);
+	ctx_free(payer);
+	ck_assert_int_ge(settle_open(), 1);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 1);
 }
 END_TEST
 
@@ -723,6 +859,10 @@ Suite *suite_payments(void)
 	tcase_add_test(tc, pay_stripe_declined);
 	tcase_add_test(tc, pay_cancelled_during_charge_is_refunded);
 	tcase_add_test(tc, pay_stripe_concurrent_once);
+	tcase_add_test(tc, settler_records_orphan_charge);
+	tcase_add_test(tc, settler_refunds_orphan_charge_of_cancelled_order);
+	tcase_add_test(tc, pay_replays_open_attempt);
+	tcase_add_test(tc, settler_skips_order_being_paid);
 	suite_add_tcase(s, tc);
 	return s;
 }
