@@ -36,7 +36,7 @@ export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
 export PASSWORD_COST=min AUTH_RATE_LIMIT=0
 export EXPIRATION_WINDOW_SECONDS=8 EXPIRATION_GRACE_SECONDS=3 ACK_WAIT_MS=1000
 export FAILPOINT_DIR=$DATA/failpoints
-export PAYMENT_PROVIDER=stripe STRIPE_KEY=sk_test_fake STRIPE_TIMEOUT_MS=5000
+export PAYMENT_PROVIDER=stripe STRIPE_KEY=sk_test_fake STRIPE_TIMEOUT_MS=5000 PAYMENT_SETTLE_AFTER_MS=2000
 mkdir -p "$FAILPOINT_DIR" "$DATA/log"
 
 free_port() {
@@ -57,7 +57,7 @@ if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; else AS_PG=""; fi
 
 case $MODE_ARG in
 short) LOAD_S=10; STOP_S=6; KILL_S=10
-	DRILLS="relay-kill consumer-kill redis-kill fcgi-kill redis-stop" ;;
+	DRILLS="relay-kill consumer-kill payments-kill redis-kill fcgi-kill redis-stop" ;;
 full) LOAD_S=25; STOP_S=30; KILL_S=20
 	DRILLS="relay-kill consumer-kill scheduler-kill payments-kill redis-kill
 		pg-immediate pg-fast fcgi-kill redis-stop nginx-reload pg-exhaust" ;;

@@ -26,7 +26,7 @@
 #      cancelled order's payment (if any) is refunded; no payment for an
 #      order that is neither; with FAKE_STRIPE_URL, the provider agrees:
 #      per order, unrefunded charges = 1 for complete orders (the recorded
-#      one), 0 otherwise
+#      one), 0 otherwise; no charge attempt left open (the settler ran)
 #   I6 no created order overdue by more than EXPIRATION_GRACE_SECONDS + 5 s
 #   I7 every replica equals its source: orders.tickets = tickets.tickets
 #      (title, price, version); payments.orders = orders.orders (status and
@@ -92,12 +92,17 @@ expiring() {
 	q -c "SELECT count(*) FROM orders.orders WHERE status = 'created'
 		AND expires_at < now() + make_interval(secs => $DRAIN)" 2>/dev/null || echo -1
 }
+# Charge attempts nobody settled yet (a request died around the provider
+# call): the worker's settler records or refunds them.
+open_attempts() {
+	q -c "SELECT count(*) FROM payments.charge_attempts WHERE outcome IS NULL" 2>/dev/null || echo -1
+}
 busy() { # non-empty when something is still moving
-	local u o e g
-	u=$(unpublished); o=$(overdue); e=$(expiring)
+	local u o e a g
+	u=$(unpublished); o=$(overdue); e=$(expiring); a=$(open_attempts)
 	g=$(groups | awk '$3 != 0 || $4 != 0')
-	[ "$u" = 0 ] && [ "$o" = 0 ] && [ "$e" = 0 ] && [ -z "$g" ] && return 1
-	echo "unpublished=$u overdue=$o expiring=$e ${g//$'\n'/; }"
+	[ "$u" = 0 ] && [ "$o" = 0 ] && [ "$e" = 0 ] && [ "$a" = 0 ] && [ -z "$g" ] && return 1
+	echo "unpublished=$u overdue=$o expiring=$e open_attempts=$a ${g//$'\n'/; }"
 }
 
 # ---- drain -------------------------------------------------------------------
@@ -198,7 +203,8 @@ line 4 "nothing pending after drain" "$n" \
 	"$(wc -l <"$TMP/groups") groups; dead letters $dead$( [ "$n" = 0 ] || echo "; $(awk '$3 != 0 || $4 != 0 { printf "%s/%s pending=%s lag=%s ", $1, $2, $3, $4 }' "$TMP/groups")")"
 
 # ---- I5 ------------------------------------------------------------------------
-i5_sql="SELECT count(*) FROM orders.orders o LEFT JOIN payments.payments p ON p.order_id = o.id
+i5_sql="SELECT count(*) + (SELECT count(*) FROM payments.charge_attempts WHERE outcome IS NULL)
+	FROM orders.orders o LEFT JOIN payments.payments p ON p.order_id = o.id
 	WHERE (o.status = 'complete' AND (p.id IS NULL OR p.refund_id IS NOT NULL))
 	   OR (o.status = 'cancelled' AND p.id IS NOT NULL AND p.refund_id IS NULL)
 	   OR (o.status NOT IN ('complete', 'cancelled') AND p.id IS NOT NULL)"

@@ -11,8 +11,10 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -454,6 +456,80 @@ START_TEST(flow_cancelled_order_refused)
 }
 END_TEST
 
+/* The payments program dies right after the provider charged (failpoint
+ * pay_after_provider: SIGKILL), so the client gets a 503 and never
+ * retries. The attempt committed before the charge is all that is left;
+ * the worker's settler (PAYMENT_SETTLE_AFTER_MS, 1 s under make test)
+ * replays it and records the payment, and the order completes. */
+START_TEST(flow_crash_after_charge_is_settled)
+{
+	struct tc_resp r;
+	const char *dir = getenv("FAILPOINT_DIR");
+	ck_assert_msg(dir && *dir, "FAILPOINT_DIR must be set (make test sets it)");
+	char *seller = tc_forge_cookie("seller@test.com", NULL);
+	char *buyer = tc_forge_cookie("buyer@test.com", NULL);
+	tc_post_json("/api/tickets", "{\"title\":\"crash\",\"price\":12}", seller, &r);
+	ck_status(&r, 201);
+	char *ticket = json_id(&r);
+	tc_resp_release(&r);
+	char *body = tc_strf("{\"ticketId\":\"%s\"}", ticket);
+	post_until_found("/api/orders", body, buyer, &r);
+	ck_status(&r, 201);
+	char *order = json_id(&r);
+	tc_resp_release(&r);
+	/* A declined card first: the replica is there, nothing is charged. */
+	char *declined = tc_strf("{\"token\":\"tok_chargeDeclined\",\"orderId\":\"%s\"}", order);
+	post_until_found(PAY, declined, buyer, &r);
+	ck_message(&r, 400, "Your card was declined.");
+	tc_resp_release(&r);
+
+	char *fp = tc_strf("%s/pay_after_provider", dir);
+	FILE *f = fopen(fp, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	pay(order, "tok_visa", buyer, &r);
+	ck_assert_msg(r.status == 502 || r.status == 503, "status %ld", r.status);
+	tc_resp_release(&r);
+	ck_assert_msg(access(fp, F_OK) != 0, "the failpoint did not fire");
+
+	char *path = tc_strf("/api/orders/%s", order);
+	bool complete = false;
+	for (int i = 0; i < 150 && !complete; i++) {
+		tc_get(path, buyer, &r);
+		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
+		tc_resp_release(&r);
+		if (!complete)
+			ts_sleep_ms(100);
+	}
+	ck_assert_msg(complete, "order %s was charged but never completed", order);
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM payments.payments "
+				   "WHERE order_id = $1 AND refund_id IS NULL", order, NULL), 1);
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM payments.charge_attempts "
+				   "WHERE order_id = $1 AND outcome = 'charged'", order, NULL), 1);
+	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM payments.charge_attempts "
+				   "WHERE order_id = $1 AND outcome IS NULL", order, NULL), 0);
+	/* The program is back (its supervisor restarted it): paying again is
+	 * refused as already paid. */
+	for (int i = 0; i < 100; i++) {
+		pay(order, "tok_visa", buyer, &r);
+		if (r.status != 502 && r.status != 503)
+			break;
+		tc_resp_release(&r);
+		ts_sleep_ms(100);
+	}
+	ck_message(&r, 400, "Order has already been paid");
+	tc_resp_release(&r);
+	free(path);
+	free(fp);
+	free(declined);
+	free(body);
+	free(order);
+	free(ticket);
+	free(buyer);
+	free(seller);
+}
+END_TEST
+
 Suite *suite_payments_http(void)
 {
 	Suite *s = suite_create("payments_http");
@@ -476,6 +552,7 @@ Suite *suite_payments_http(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, flow_payment_completes_order);
 	tcase_add_test(tc, flow_cancelled_order_refused);
+	tcase_add_test(tc, flow_crash_after_charge_is_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }
