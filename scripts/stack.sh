@@ -128,8 +128,16 @@ nginx_conf() {
 	echo "deny all;" >>"$RUN/nginx/ops-allow.conf"
 	rm -rf "$RUN/static" && cp -R "$ROOT/static" "$RUN/static" && chmod -R a+rX "$RUN/static"
 	sed -e "s|@RUN@|$RUN|g" "$ROOT/nginx/fastcgi.conf.in" >"$RUN/nginx/fastcgi.conf"
+	# Stripe Elements (the checkout page with a publishable key) loads
+	# Stripe.js, which frames js.stripe.com and calls api.stripe.com.
+	local csp_script="" csp_more=""
+	if [ "${PAYMENT_PROVIDER:-test}" = stripe ] && [ -n "${STRIPE_PUBLISHABLE_KEY:-}" ]; then
+		csp_script=" https://js.stripe.com"
+		csp_more="; frame-src https://js.stripe.com https://hooks.stripe.com; connect-src 'self' https://api.stripe.com"
+	fi
 	sed -e "s|@RUN@|$RUN|g" -e "s|@ROOT@|$ROOT|g" -e "s|@PORT@|$PORT|g" -e "s|@LOG@|$DATA/log|g" \
 		-e "s|@MAX_BODY@|${MAX_BODY_BYTES:-102400}|g" -e "s|@USER_LINE@|$NGINX_USER|" \
+		-e "s|@CSP_STRIPE_SCRIPT@|$csp_script|" -e "s|@CSP_STRIPE_MORE@|$csp_more|" \
 		"$ROOT/nginx/nginx.conf.in" >"$RUN/nginx/nginx.conf"
 }
 

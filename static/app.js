@@ -58,4 +58,37 @@
 			timer = setInterval(tick, 1000);
 		}
 	});
+
+	// Stripe Elements (PAYMENT_PROVIDER=stripe with STRIPE_PUBLISHABLE_KEY):
+	// the card is typed into Stripe's frame, Stripe.js turns it into a
+	// token, and the form posts the token like the test-card choice.
+	var cardRoot = document.getElementById('card-element');
+	if (cardRoot && typeof window.Stripe === 'function') {
+		var stripe = window.Stripe(cardRoot.getAttribute('data-stripe-key'));
+		var card = stripe.elements().create('card');
+		var form = cardRoot.closest('form');
+		var tokenInput = form.querySelector('input[name="token"]');
+		var cardErrors = document.getElementById('card-errors');
+		var pending = false;
+		card.mount(cardRoot);
+		card.on('change', function (event) {
+			cardErrors.textContent = event.error ? event.error.message : '';
+		});
+		form.addEventListener('submit', function (event) {
+			event.preventDefault();
+			if (pending) {
+				return;
+			}
+			pending = true;
+			stripe.createToken(card).then(function (result) {
+				pending = false;
+				if (result.error) {
+					cardErrors.textContent = result.error.message;
+					return;
+				}
+				tokenInput.value = result.token.id;
+				form.submit(); // no submit event: posts once
+			});
+		});
+	}
 })();

@@ -6,14 +6,7 @@
 {{#PAYABLE}}
 <p class="countdown" aria-live="polite"><span data-expires-at="{{EXPIRES_AT}}" data-now="{{NOW_MS}}">Time left to pay: {{SECONDS}} seconds</span></p>
 <form method="post" action="/orders/{{ID}}/pay" class="pay">
-<div class="field">
-<label for="token">Card</label>
-<select name="token" id="token">
-<option value="tok_visa">Visa 4242 4242 4242 4242 (test card)</option>
-<option value="tok_mastercard">Mastercard 5555 5555 5555 4444 (test card)</option>
-<option value="tok_chargeDeclined">Visa 4000 0000 0000 0002 (declined)</option>
-</select>
-</div>
+{{>CARD_FIELD}}
 <input type="hidden" name="_csrf" value="{{CSRF}}">
 {{>ERRORS_BOX}}
 <button type="submit">Pay</button>

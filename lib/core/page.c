@@ -9,16 +9,20 @@
 #include "page.h"
 
 #include "arena.h"
+#include "config.h"
 #include "tmpl.h"
+
+#include <string.h>
 
 #define LAYOUT_TPL "layout.tpl"
 #define ERRORS_TPL "errors.tpl"
+#define CARD_TPL "card_field.tpl"
 
 const char *const tx_page_templates[] = {
 	LAYOUT_TPL,   ERRORS_TPL,  "index.tpl",     "signup.tpl",
 	"signin.tpl", "signout.tpl", "not_found.tpl", "error.tpl",
 	"new_ticket.tpl", "show_ticket.tpl", "orders.tpl", "order.tpl",
-	"pay.tpl", "ops.tpl",
+	"pay.tpl", "ops.tpl", CARD_TPL,
 };
 const size_t tx_page_ntemplates =
 	sizeof(tx_page_templates) / sizeof(tx_page_templates[0]);
@@ -70,4 +74,16 @@ struct tmpl_dict *tx_page_begin(struct tx_arena *a, const char *body_tpl,
 int tx_page_render(struct tmpl_dict *layout, struct tx_buf *out)
 {
 	return tmpl_render(LAYOUT_TPL, layout, out);
+}
+
+void tx_page_card_field(struct tmpl_dict *form, const struct tx_config *cfg)
+{
+	struct tmpl_dict *f = tmpl_add_include(form, "CARD_FIELD", CARD_TPL);
+	if (strcmp(cfg->payment_provider, "stripe") == 0 && cfg->stripe_publishable_key &&
+	    *cfg->stripe_publishable_key) {
+		struct tmpl_dict *s = tmpl_add_section(f, "STRIPE");
+		tmpl_set(s, "PUBLISHABLE_KEY", cfg->stripe_publishable_key);
+	} else {
+		tmpl_show_section(f, "TEST_CARDS");
+	}
 }

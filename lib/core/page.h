@@ -21,6 +21,7 @@
 struct tx_arena;
 struct tx_buf;
 struct tx_claims;
+struct tx_config;
 struct tmpl_dict;
 
 struct tx_page {
@@ -35,6 +36,13 @@ struct tmpl_dict *tx_page_begin(struct tx_arena *a, const char *body_tpl,
 				const struct tx_page *p,
 				struct tmpl_dict **layout);
 int tx_page_render(struct tmpl_dict *layout, struct tx_buf *out);
+
+/* The card field of a payment form: card_field.tpl as {{>CARD_FIELD}} of
+ * the form's dictionary. Stripe Elements (Stripe.js makes the token in
+ * the browser; static/app.js puts it in the form) when PAYMENT_PROVIDER
+ * is stripe and STRIPE_PUBLISHABLE_KEY is set, else a choice of Stripe's
+ * test cards. */
+void tx_page_card_field(struct tmpl_dict *form, const struct tx_config *cfg);
 
 /* Every template the pages use, for tmpl_preload at start-up. */
 extern const char *const tx_page_templates[];

@@ -4,6 +4,7 @@
 #include "core/arena.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/page.h"
 #include "core/tmpl.h"
 
 #include <stdio.h>
@@ -69,7 +70,7 @@ int orders_page_list(const struct tx_req *req, struct tx_ctx *ctx,
 /* What the checkout page shows: the countdown and the payment form while
  * the order can be paid, or the outcome in words. */
 static void checkout_state(struct tmpl_dict *d, const struct order *o,
-			   int64_t now_ms)
+			   const struct tx_config *cfg, int64_t now_ms)
 {
 	long long left_ms = (long long)(o->expires_ms - now_ms);
 	long long left = (left_ms >= 0 ? left_ms + 500 : left_ms - 500) / 1000;
@@ -87,6 +88,7 @@ static void checkout_state(struct tmpl_dict *d, const struct order *o,
 		snprintf(num, sizeof(num), "%lld", (long long)now_ms);
 		tmpl_set(p, "NOW_MS", num);
 		tmpl_set(p, "EXPIRES_AT", o->expires_at);
+		tx_page_card_field(p, cfg);
 	}
 }
 
@@ -108,6 +110,6 @@ int orders_page_show(const struct tx_req *req, struct tx_ctx *ctx,
 	tmpl_set(d, "TITLE", o.ticket_title);
 	tmpl_set(d, "PRICE", price);
 	tmpl_set(d, "STATUS", o.status);
-	checkout_state(d, &o, ctx->now_ms);
+	checkout_state(d, &o, ctx->cfg, ctx->now_ms);
 	return tx_html_finish(ctx, resp, 200);
 }

@@ -7,6 +7,7 @@
 #include "payments/payments.h"
 #include "core/errors.h"
 #include "core/money.h"
+#include "core/page.h"
 #include "core/tmpl.h"
 
 #include <string.h>
@@ -21,7 +22,7 @@ static int pay_page(const struct tx_req *req, struct tx_ctx *ctx,
 	tmpl_set(d, "ID", req->params[0]);
 	tmpl_set(d, "PRICE", price);
 	if (retry)
-		tmpl_show_section(d, "RETRY");
+		tx_page_card_field(tmpl_add_section(d, "RETRY"), ctx->cfg);
 	return tx_html_finish(ctx, resp, status);
 }
 

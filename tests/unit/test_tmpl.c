@@ -12,6 +12,7 @@
 
 #include "core/arena.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "core/jwt.h"
 #include "core/page.h"
 #include "core/tmpl.h"
@@ -315,8 +316,13 @@ START_TEST(orders_empty)
 END_TEST
 
 /* The checkout page in one of its four states (order.tpl's sections). */
-static void render_order(const char *state, const char *golden,
-			 const char *const *errors, size_t nerrors)
+static const struct tx_config test_cfg = { .payment_provider = "test" };
+static const struct tx_config stripe_cfg = { .payment_provider = "stripe",
+					     .stripe_publishable_key = "pk_test_\"x<y" };
+
+static void render_order_with(const char *state, const char *golden,
+			      const char *const *errors, size_t nerrors,
+			      const char *stripe_key)
 {
 	struct tmpl_dict *layout;
 	struct tx_page p = { .title = "Checkout", .user = &alice,
@@ -332,10 +338,17 @@ static void render_order(const char *state, const char *golden,
 		tmpl_set(s, "SECONDS", "899");
 		tmpl_set(s, "NOW_MS", "1767225600000");
 		tmpl_set(s, "EXPIRES_AT", "2026-01-01T00:15:00.000Z");
+		tx_page_card_field(s, stripe_key ? &stripe_cfg : &test_cfg);
 	} else {
 		tmpl_show_section(body, state);
 	}
 	render_golden(layout, golden);
+}
+
+static void render_order(const char *state, const char *golden,
+			 const char *const *errors, size_t nerrors)
+{
+	render_order_with(state, golden, errors, nerrors, NULL);
 }
 
 START_TEST(order_payable)
@@ -349,6 +362,20 @@ START_TEST(order_payable)
 	ck_assert_ptr_nonnull(strstr(out.buf, "name=\"_csrf\" value=\"tok-789\""));
 	ck_assert_ptr_nonnull(strstr(out.buf, "<label for=\"token\">Card</label>"));
 	ck_assert_ptr_null(strstr(out.buf, "Order Expired"));
+}
+END_TEST
+
+/* With Stripe and a publishable key: Stripe Elements instead of the test
+ * cards; the key is an attribute value, escaped. */
+START_TEST(order_payable_stripe)
+{
+	render_order_with("PAYABLE", "order_payable_stripe", NULL, 0, "yes");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<script src=\"https://js.stripe.com/v3/\"></script>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "<div id=\"card-element\" class=\"card-element\" "
+			 "data-stripe-key=\"pk_test_&quot;x&lt;y\"></div>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<input type=\"hidden\" name=\"token\" value=\"\">"));
+	ck_assert_ptr_null(strstr(out.buf, "tok_visa"));
 }
 END_TEST
 
@@ -397,7 +424,7 @@ static void render_pay(const char *message, bool retry, const char *golden)
 	tmpl_set(body, "ID", order_id);
 	tmpl_set(body, "PRICE", "20");
 	if (retry)
-		tmpl_show_section(body, "RETRY");
+		tx_page_card_field(tmpl_add_section(body, "RETRY"), &test_cfg);
 	render_golden(layout, golden);
 	ck_assert_ptr_nonnull(strstr(out.buf, "<h4>Ooops....</h4>"));
 	ck_assert_ptr_nonnull(strstr(
@@ -493,6 +520,7 @@ Suite *suite_tmpl(void)
 	tcase_add_test(tc, orders_with_rows);
 	tcase_add_test(tc, orders_empty);
 	tcase_add_test(tc, order_payable);
+	tcase_add_test(tc, order_payable_stripe);
 	tcase_add_test(tc, order_payable_with_error);
 	tcase_add_test(tc, order_expired);
 	tcase_add_test(tc, order_cancelled);
