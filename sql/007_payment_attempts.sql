@@ -27,3 +27,7 @@ CREATE INDEX charge_attempts_open ON payments.charge_attempts (created_at)
 	WHERE outcome IS NULL;
 CREATE INDEX charge_attempts_order ON payments.charge_attempts (order_id);
 ALTER TABLE payments.charge_attempts OWNER TO payments;
+
+-- The ops program counts open attempts and their age (metrics, health):
+-- those two columns only, never the token.
+GRANT SELECT (created_at, outcome) ON payments.charge_attempts TO ops;

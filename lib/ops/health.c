@@ -73,6 +73,8 @@ int ops_health(const struct tx_req *req, struct tx_ctx *ctx, struct tx_resp *res
 	backlog_json(b, st, false);
 	tx_buf_addlit(b, ",\"relayLagSeconds\":");
 	backlog_json(b, st, true);
+	if (st->pg_ok)
+		tx_buf_addf(b, ",\"openChargeAttempts\":%lld", st->open_attempts);
 	tx_buf_addlit(b, ",\"pending\":");
 	if (st->redis_ok)
 		pending_json(b, st);
@@ -140,6 +142,13 @@ static void outbox_gauges(struct tx_buf *b, const struct ops_state *st)
 	for (size_t i = 0; i < st->noutbox; i++)
 		tx_buf_addf(b, "tx_outbox_lag_seconds{schema=\"%s\"} %.3f\n",
 			    st->outbox[i].schema, st->outbox[i].oldest_seconds);
+	family(b, "tx_payment_attempts_open", "gauge",
+	       "Charge attempts not settled yet (in flight, or waiting for the settler).");
+	tx_buf_addf(b, "tx_payment_attempts_open %lld\n", st->open_attempts);
+	family(b, "tx_payment_attempts_open_oldest_seconds", "gauge",
+	       "Age of the oldest charge attempt not settled yet.");
+	tx_buf_addf(b, "tx_payment_attempts_open_oldest_seconds %.3f\n",
+		    st->open_attempts_oldest_seconds);
 }
 
 int ops_metrics(const struct tx_req *req, struct tx_ctx *ctx, struct tx_resp *resp)

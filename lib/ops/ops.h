@@ -70,6 +70,11 @@ struct ops_state {
 	double pg_ms, redis_ms;
 	struct ops_outbox outbox[OPS_MAX_OUTBOXES];
 	size_t noutbox;
+	/* payments.charge_attempts not settled yet, and the age of the oldest:
+	 * requests in flight, or died around the provider call and waiting
+	 * for the worker's settler (PAYMENT_SETTLE_AFTER_MS). */
+	long long open_attempts;
+	double open_attempts_oldest_seconds;
 	struct ops_stream streams[OPS_MAX_STREAMS];
 	size_t nstreams;
 	long long dead_letters; /* -1 unknown */

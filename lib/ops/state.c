@@ -34,6 +34,10 @@ TX_STMT(SQL_OPS_OUTBOX, 0,
 	"UNION ALL SELECT 'payments', count(*), COALESCE(extract(epoch FROM now() - "
 	"min(created_at)), 0) FROM payments.outbox WHERE published_at IS NULL");
 
+TX_STMT(SQL_OPS_ATTEMPTS, 0,
+	"SELECT count(*), COALESCE(extract(epoch FROM now() - min(created_at)), 0) "
+	"FROM payments.charge_attempts WHERE outcome IS NULL");
+
 /* ---- the subjects (streams) -------------------------------------------- */
 
 static const char *subjects[OPS_MAX_STREAMS];
@@ -101,6 +105,10 @@ static void load_outbox(struct tx_ctx *ctx, struct ops_state *st)
 		o->schema = tx_arena_strdup(ctx->arena, PQgetvalue(res, i, 0));
 		o->unpublished = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		o->oldest_seconds = strtod(PQgetvalue(res, i, 2), NULL);
+	}
+	if (tx_db_exec(ctx, &SQL_OPS_ATTEMPTS, NULL, &res) == 0 && PQntuples(res) == 1) {
+		st->open_attempts = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		st->open_attempts_oldest_seconds = strtod(PQgetvalue(res, 0, 1), NULL);
 	}
 }
 

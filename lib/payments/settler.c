@@ -73,21 +73,28 @@ int payments_settle_open(struct tx_ctx *ctx, long after_ms, int limit, int *sett
 	snprintf(lim, sizeof(lim), "%d", limit);
 	*settled = 0;
 	int rc = tx_db_exec(ctx, &SQL_OPEN_ATTEMPTS, (const char *const[]){ after, lim }, &r);
-	for (int i = 0; rc >= 0 && i < PQntuples(r); i++) {
+	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
 		struct payments_attempt a = {
 			.key = PQgetvalue(r, i, 0),
 			.order_id = PQgetvalue(r, i, 1),
 			.amount_cents = strtoll(PQgetvalue(r, i, 2), NULL, 10),
 			.token = PQgetvalue(r, i, 3),
 		};
-		rc = payments_pay_lock(ctx, a.order_id, false);
-		if (rc != 0)
-			continue; /* a payer has it (1), or an error ends the pass */
-		rc = settle_one(ctx, &a);
+		int locked = payments_pay_lock(ctx, a.order_id, false);
+		if (locked != 0) { /* a payer has it (1), or the database is gone */
+			rc = locked == -TX_E_UNAVAILABLE ? locked : 0;
+			continue;
+		}
+		int one = settle_one(ctx, &a);
 		payments_pay_unlock(ctx, a.order_id);
-		*settled += rc == 1;
+		if (one == -TX_E_UNAVAILABLE)
+			rc = one;
+		else if (one < 0) /* this one only: the others still get their turn */
+			tx_log("error", "settler order=%s attempt=%s: %s", a.order_id, a.key,
+			       ctx->db_error);
+		*settled += one == 1;
 	}
-	return rc < 0 ? rc : 0;
+	return rc;
 }
 
 struct payments_settler *payments_settler_new(const struct tx_config *cfg)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "support.h"
 #include "core/redis.h"
 
 #define FORM_TYPE "application/x-www-form-urlencoded"
@@ -31,12 +32,6 @@
 	"tx_http_requests_total{service=\"tickets\",method=\"GET\","           \
 	"route=\"/api/tickets\",code=\"2xx\"} "
 
-#define ck_status(r, want)                                                    \
-	ck_assert_msg((r)->status == (want), "status %ld, want %d; body: %.400s%s", \
-		      (r)->status, (want), (r)->body, (r)->error)
-#define ck_has(r, text)                                                        \
-	ck_assert_msg(strstr((r)->body, (text)) != NULL, "missing %s in: %.3000s", \
-		      (text), (r)->body)
 
 static struct tx_redis *rd;
 
@@ -412,6 +407,45 @@ START_TEST(health_503_when_postgres_down)
 }
 END_TEST
 
+/* A charge attempt left open (stamped a few seconds ahead, so the settler
+ * leaves it alone while we look) is counted by /api/health and /metrics;
+ * then the worker's settler takes it: its order is unknown to payments, so
+ * the charge it replays is refunded and the attempt settled as such. */
+START_TEST(open_charge_attempt_counted_then_settled)
+{
+	char order[37];
+	tc_uuid(order);
+	char *key = tc_strf("pay-%s-500-0", order);
+	ck_assert_int_eq(ts_q_long("WITH i AS (INSERT INTO payments.charge_attempts "
+				   "(idempotency_key, order_id, amount_cents, token, created_at) "
+				   "VALUES ($1, $2, 500, 'tok_visa', now() + interval '3 seconds') "
+				   "RETURNING 1) SELECT count(*) FROM i", key, order), 1);
+	struct tc_resp r;
+	tc_get("/api/health", NULL, &r);
+	ck_status(&r, 200);
+	struct json_object *j = tc_json(&r);
+	ck_assert_msg(j != NULL, "not JSON: %s", r.body);
+	ck_assert(json_object_get_int64(get_obj(j, "openChargeAttempts", json_type_int)) >= 1);
+	json_object_put(j);
+	tc_resp_release(&r);
+	tc_get("/metrics", NULL, &r);
+	ck_status(&r, 200);
+	ck_assert(sample(r.body, "\ntx_payment_attempts_open ") >= 1);
+	ck_has(&r, "\ntx_payment_attempts_open_oldest_seconds ");
+	tc_resp_release(&r);
+	long settled = 0;
+	for (int i = 0; i < 250 && !settled; i++) {
+		settled = ts_q_long("SELECT count(*) FROM payments.charge_attempts "
+				    "WHERE idempotency_key = $1 AND outcome = 'refunded' "
+				    "AND refund_id IS NOT NULL", key, NULL);
+		if (!settled)
+			ts_sleep_ms(100);
+	}
+	ck_assert_msg(settled, "the settler never settled attempt %s", key);
+	free(key);
+}
+END_TEST
+
 Suite *suite_ops_http(void)
 {
 	Suite *s = suite_create("ops_http");
@@ -425,6 +459,12 @@ Suite *suite_ops_http(void)
 	tcase_add_test(tc, replay_rejects_malformed_entry_ids);
 	tcase_add_test(tc, health_503_when_redis_down);
 	tcase_add_test(tc, health_503_when_postgres_down);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("payments attempts");
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, open_charge_attempt_counted_then_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }

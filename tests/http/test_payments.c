@@ -459,7 +459,7 @@ END_TEST
 /* The payments program dies right after the provider charged (failpoint
  * pay_after_provider: SIGKILL), so the client gets a 503 and never
  * retries. The attempt committed before the charge is all that is left;
- * the worker's settler (PAYMENT_SETTLE_AFTER_MS, 1 s under make test)
+ * the worker's settler (PAYMENT_SETTLE_AFTER_MS, 5 s under make test)
  * replays it and records the payment, and the order completes. */
 START_TEST(flow_crash_after_charge_is_settled)
 {
@@ -494,7 +494,7 @@ START_TEST(flow_crash_after_charge_is_settled)
 
 	char *path = tc_strf("/api/orders/%s", order);
 	bool complete = false;
-	for (int i = 0; i < 150 && !complete; i++) {
+	for (int i = 0; i < 250 && !complete; i++) {
 		tc_get(path, buyer, &r);
 		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
 		tc_resp_release(&r);
