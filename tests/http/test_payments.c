@@ -369,12 +369,12 @@ static char *json_id(const struct tc_resp *r)
 	return id;
 }
 
-START_TEST(flow_payment_completes_order)
+/* A ticket sold by seller (ticket_json: the POST /api/tickets body) and an
+ * order for it by buyer; the order's id. */
+static char *flow_order(const char *ticket_json, const char *seller, const char *buyer)
 {
 	struct tc_resp r;
-	char *seller = tc_forge_cookie("seller@test.com", NULL);
-	char *buyer = tc_forge_cookie("buyer@test.com", NULL);
-	tc_post_json("/api/tickets", "{\"title\":\"concert\",\"price\":10.99}", seller, &r);
+	tc_post_json("/api/tickets", ticket_json, seller, &r);
 	ck_status(&r, 201);
 	char *ticket = json_id(&r);
 	tc_resp_release(&r);
@@ -383,6 +383,33 @@ START_TEST(flow_payment_completes_order)
 	ck_status(&r, 201);
 	char *order = json_id(&r);
 	tc_resp_release(&r);
+	free(body);
+	free(ticket);
+	return order;
+}
+
+/* GET path (an order) until it shows complete: payment:created reaches
+ * orders through the worker. At most tries x 100 ms. */
+static bool await_complete(const char *path, const char *cookie, int tries)
+{
+	struct tc_resp r;
+	bool complete = false;
+	for (int i = 0; i < tries && !complete; i++) {
+		tc_get(path, cookie, &r);
+		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
+		tc_resp_release(&r);
+		if (!complete)
+			ts_sleep_ms(100);
+	}
+	return complete;
+}
+
+START_TEST(flow_payment_completes_order)
+{
+	struct tc_resp r;
+	char *seller = tc_forge_cookie("seller@test.com", NULL);
+	char *buyer = tc_forge_cookie("buyer@test.com", NULL);
+	char *order = flow_order("{\"title\":\"concert\",\"price\":10.99}", seller, buyer);
 	char *pbody = tc_strf("{\"token\":\"tok_visa\",\"orderId\":\"%s\"}", order);
 	post_until_found(PAY, pbody, buyer, &r); /* until order:created arrived */
 	ck_status(&r, 201);
@@ -390,15 +417,7 @@ START_TEST(flow_payment_completes_order)
 	ck_assert_int_eq(ts_q_long("SELECT amount_cents FROM payments.payments "
 				"WHERE order_id = $1", order, NULL), 1099);
 	char *path = tc_strf("/api/orders/%s", order);
-	bool complete = false;
-	for (int i = 0; i < 100 && !complete; i++) {
-		tc_get(path, buyer, &r);
-		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
-		tc_resp_release(&r);
-		if (!complete)
-			ts_sleep_ms(100);
-	}
-	ck_assert_msg(complete, "order %s never became complete", order);
+	ck_assert_msg(await_complete(path, buyer, 100), "order %s never became complete", order);
 	/* A complete order cannot be cancelled, nor paid again. */
 	tc_request("DELETE", path, &(struct tc_opts){ .cookie = buyer }, &r);
 	ck_status(&r, 400);
@@ -408,9 +427,7 @@ START_TEST(flow_payment_completes_order)
 	tc_resp_release(&r);
 	free(path);
 	free(pbody);
-	free(body);
 	free(order);
-	free(ticket);
 	free(buyer);
 	free(seller);
 }
@@ -423,15 +440,7 @@ START_TEST(flow_cancelled_order_refused)
 	struct tc_resp r;
 	char *seller = tc_forge_cookie("seller@test.com", NULL);
 	char *buyer = tc_forge_cookie("buyer@test.com", NULL);
-	tc_post_json("/api/tickets", "{\"title\":\"show\",\"price\":20}", seller, &r);
-	ck_status(&r, 201);
-	char *ticket = json_id(&r);
-	tc_resp_release(&r);
-	char *body = tc_strf("{\"ticketId\":\"%s\"}", ticket);
-	post_until_found("/api/orders", body, buyer, &r);
-	ck_status(&r, 201);
-	char *order = json_id(&r);
-	tc_resp_release(&r);
+	char *order = flow_order("{\"title\":\"show\",\"price\":20}", seller, buyer);
 	char *path = tc_strf("/api/orders/%s", order);
 	tc_request("DELETE", path, &(struct tc_opts){ .cookie = buyer }, &r);
 	ck_status(&r, 204);
@@ -448,9 +457,7 @@ START_TEST(flow_cancelled_order_refused)
 	ck_message(&r, 400, "Cannot pay for an cancelled order");
 	tc_resp_release(&r);
 	free(path);
-	free(body);
 	free(order);
-	free(ticket);
 	free(buyer);
 	free(seller);
 }
@@ -468,15 +475,7 @@ START_TEST(flow_crash_after_charge_is_settled)
 	ck_assert_msg(dir && *dir, "FAILPOINT_DIR must be set (make test sets it)");
 	char *seller = tc_forge_cookie("seller@test.com", NULL);
 	char *buyer = tc_forge_cookie("buyer@test.com", NULL);
-	tc_post_json("/api/tickets", "{\"title\":\"crash\",\"price\":12}", seller, &r);
-	ck_status(&r, 201);
-	char *ticket = json_id(&r);
-	tc_resp_release(&r);
-	char *body = tc_strf("{\"ticketId\":\"%s\"}", ticket);
-	post_until_found("/api/orders", body, buyer, &r);
-	ck_status(&r, 201);
-	char *order = json_id(&r);
-	tc_resp_release(&r);
+	char *order = flow_order("{\"title\":\"crash\",\"price\":12}", seller, buyer);
 	/* A declined card first: the replica is there, nothing is charged. */
 	char *declined = tc_strf("{\"token\":\"tok_chargeDeclined\",\"orderId\":\"%s\"}", order);
 	post_until_found(PAY, declined, buyer, &r);
@@ -493,15 +492,8 @@ START_TEST(flow_crash_after_charge_is_settled)
 	ck_assert_msg(access(fp, F_OK) != 0, "the failpoint did not fire");
 
 	char *path = tc_strf("/api/orders/%s", order);
-	bool complete = false;
-	for (int i = 0; i < 250 && !complete; i++) {
-		tc_get(path, buyer, &r);
-		complete = strstr(r.body, "\"status\":\"complete\"") != NULL;
-		tc_resp_release(&r);
-		if (!complete)
-			ts_sleep_ms(100);
-	}
-	ck_assert_msg(complete, "order %s was charged but never completed", order);
+	ck_assert_msg(await_complete(path, buyer, 250), "order %s was charged but never completed",
+		      order);
 	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM payments.payments "
 				   "WHERE order_id = $1 AND refund_id IS NULL", order, NULL), 1);
 	ck_assert_int_eq(ts_q_long("SELECT count(*) FROM payments.charge_attempts "
@@ -522,9 +514,7 @@ START_TEST(flow_crash_after_charge_is_settled)
 	free(path);
 	free(fp);
 	free(declined);
-	free(body);
 	free(order);
-	free(ticket);
 	free(buyer);
 	free(seller);
 }

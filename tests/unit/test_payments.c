@@ -687,9 +687,15 @@ TX_STMT(SQL_OPEN_ATTEMPT_SEED, 4,
 	"INSERT INTO payments.charge_attempts "
 	"(idempotency_key, order_id, amount_cents, token) VALUES ($1, $2, $3, $4)");
 
-static void crashed_after_charge(const char *id, const char *key, char charge[128])
+static void crashed_after_charge(const char *status, char id[37], char user[37],
+				 char charge[128])
 {
+	char key[128];
 	struct payments_result r;
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", status, "60");
+	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
 	q(ctx, &SQL_OPEN_ATTEMPT_SEED, (const char *const[]){ key, id, "2000", "tok_visa" });
 	ck_assert_int_eq(stripe_charge("tok_visa", 2000, id, key, &r), PAY_OK);
 	snprintf(charge, 128, "%s", r.id);
@@ -707,12 +713,8 @@ static int settle_open(void)
 /* The settler records the charge of a crashed request, exactly once. */
 START_TEST(settler_records_orphan_charge)
 {
-	char id[37], user[37], key[128], charge[128];
-	uuid(id);
-	uuid(user);
-	seed(id, user, "2000", "created", "60");
-	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
-	crashed_after_charge(id, key, charge);
+	char id[37], user[37], charge[128];
+	crashed_after_charge("created", id, user, charge);
 	ck_assert_int_ge(settle_open(), 1);
 	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
 	ck_assert_int_eq(PQntuples(r), 1);
@@ -735,12 +737,8 @@ END_TEST
 /* The order was cancelled before anyone came back: the charge is refunded. */
 START_TEST(settler_refunds_orphan_charge_of_cancelled_order)
 {
-	char id[37], user[37], key[128], charge[128];
-	uuid(id);
-	uuid(user);
-	seed(id, user, "2000", "cancelled", "60");
-	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
-	crashed_after_charge(id, key, charge);
+	char id[37], user[37], charge[128];
+	crashed_after_charge("cancelled", id, user, charge);
 	ck_assert_int_ge(settle_open(), 1);
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
 	PGresult *r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
@@ -757,12 +755,8 @@ END_TEST
  * open attempt (its key, its token) and records the one charge. */
 START_TEST(pay_replays_open_attempt)
 {
-	char id[37], user[37], key[128], charge[128];
-	uuid(id);
-	uuid(user);
-	seed(id, user, "2000", "created", "60");
-	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
-	crashed_after_charge(id, key, charge);
+	char id[37], user[37], charge[128];
+	crashed_after_charge("created", id, user, charge);
 	struct payments_outcome out;
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_mastercard", &out), 0);
 	ck_assert_ptr_nonnull(out.payment_id);
@@ -777,12 +771,8 @@ END_TEST
 /* An attempt whose order is being paid right now is left to its payer. */
 START_TEST(settler_skips_order_being_paid)
 {
-	char id[37], user[37], key[128], charge[128];
-	uuid(id);
-	uuid(user);
-	seed(id, user, "2000", "created", "60");
-	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
-	crashed_after_charge(id, key, charge);
+	char id[37], user[37], charge[128];
+	crashed_after_charge("created", id, user, charge);
 	struct tx_ctx *payer = ctx_new(&stripe_cfg);
 	ck_assert_int_eq(payments_pay_lock(payer, id, false), 0);
 	settle_open();
