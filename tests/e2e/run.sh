@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# run.sh: the end-to-end phase of `make test`: playwright-core from the
-# lock file (npm ci), then journey.mjs in Debian's headless Chromium against
-# BASE_URL. Bounded in time (E2E_TIMEOUT seconds, default 300); node and the
-# browser run in the process group of `timeout`, which is ended by its id
-# afterwards whatever happened. Prints the failing steps, and last the line
-# "N passed, N failed"; exits 0 only when every step passed. A missing
-# browser is a failure, never a skip.
+# run.sh: the end-to-end phases of `make test`: playwright-core from the
+# lock file (npm ci), then one spec (default journey.mjs; stripe.mjs for the
+# Stripe-mode stack) in Debian's headless Chromium against BASE_URL. Bounded
+# in time (E2E_TIMEOUT seconds, default 300); node and the browser run in
+# the process group of `timeout`, which is ended by its id afterwards
+# whatever happened. Prints the failing steps, and last the line "N passed,
+# N failed"; exits 0 only when every step passed. A missing browser is a
+# failure, never a skip. E2E_NPM_CI=0 skips npm ci (a second spec in the
+# same run).
 #
 #   BASE_URL=http://127.0.0.1:8080 EXPIRATION_WINDOW_SECONDS=15 tests/e2e/run.sh
+#   BASE_URL=... STRIPE_PUBLISHABLE_KEY=pk_test_x FAKE_STRIPE_URL=... tests/e2e/run.sh stripe.mjs
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 LIMIT=${E2E_TIMEOUT:-300}
-LOG=${E2E_LOG:-$HERE/../screenshots/e2e.tap}
+SPEC=${1:-journey.mjs}
+LOG=${E2E_LOG:-$HERE/../screenshots/${SPEC%.mjs}.tap}
 export CHROMIUM
 
 fail() {
@@ -26,8 +30,11 @@ fail() {
 command -v node >/dev/null || fail "node not found (node 20 or later is needed)"
 cd "$HERE" || fail "cannot enter $HERE"
 mkdir -p "$(dirname "$LOG")"
-timeout 180 npm ci --no-audit --no-fund --loglevel=error >"$LOG.npm" 2>&1 ||
-	{ cat "$LOG.npm"; fail "npm ci in tests/e2e failed (see above)"; }
+[ -f "$SPEC" ] || fail "no spec $HERE/$SPEC"
+if [ "${E2E_NPM_CI:-1}" != 0 ]; then
+	timeout 180 npm ci --no-audit --no-fund --loglevel=error >"$LOG.npm" 2>&1 ||
+		{ cat "$LOG.npm"; fail "npm ci in tests/e2e failed (see above)"; }
+fi
 
 pid=
 stop() { [ -z "$pid" ] || kill -KILL -- "-$pid" 2>/dev/null; pid=; }
@@ -35,7 +42,7 @@ trap 'stop; exit 130' INT TERM
 trap stop EXIT
 # timeout makes itself a process group leader: its id is the group's.
 NO_COLOR=1 FORCE_COLOR=0 timeout -k 10 "$LIMIT" node --test --test-reporter=tap \
-	journey.mjs >"$LOG" 2>&1 </dev/null &
+	"$SPEC" >"$LOG" 2>&1 </dev/null &
 pid=$!
 wait "$pid"
 rc=$?
