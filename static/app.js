@@ -81,14 +81,24 @@
 			}
 			pending = true;
 			stripe.createToken(card).then(function (result) {
-				pending = false;
 				if (result.error) {
+					pending = false;
 					cardErrors.textContent = result.error.message;
 					return;
 				}
 				tokenInput.value = result.token.id;
-				form.submit(); // no submit event: posts once
+				// No submit event: posts once. pending stays set, so
+				// a click while the charge is under way does not post
+				// again (that POST would cancel this page load and
+				// answer "Order has already been paid").
+				form.submit();
 			});
+		});
+		// Back to this page from the back-forward cache: it may post again.
+		window.addEventListener('pageshow', function (event) {
+			if (event.persisted) {
+				pending = false;
+			}
 		});
 	}
 })();
