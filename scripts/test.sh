@@ -115,28 +115,41 @@ fi
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
 run_suite http-ratelimit env CK_INCLUDE_TAGS=ratelimit build/release/bin/http-tests
 
-# End-to-end in headless Chromium (tests/e2e/run.sh: npm ci, journey.mjs,
-# bounded, the browser always ended), against the stack restarted with a
-# short expiration window so that the expiry step can wait it out. Before
-# the expiry phase, whose 10,000 tickets would make / very long.
+# End-to-end in headless Chromium (tests/e2e/run.sh: npm ci, a spec,
+# bounded, the browser always ended), each phase against the stack
+# restarted with its own settings; its "N passed, N failed" joins ours.
+e2e_phase() { # name, spec, VAR=value... (the stack's and the spec's)
+	local name=$1 spec=$2 out=$DATA/log/$1.out rc line p f; shift 2
+	scripts/stack.sh down >/dev/null 2>&1
+	if env "$@" scripts/stack.sh up >"$DATA/log/$name-stack.log" 2>&1; then
+		env "$@" E2E_LOG="$DATA/log/$name.tap" tests/e2e/run.sh "$spec" >"$out" 2>&1
+		rc=$?
+	else
+		echo "0 passed, 1 failed" >"$out"; rc=1
+		tail -n 20 "$DATA/log/$name-stack.log"
+	fi
+	grep -vE '^  ok ' "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	p=$(sed -E 's/ passed.*//' <<<"${line:-0 passed}")
+	f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${line:-x 1 failed}")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$name: $(if [ "$rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($p passed, $f failed)" >>"$results"
+}
+
+# The journey, with a short expiration window so that the expiry step can
+# wait it out. Before the expiry phase, whose 10,000 tickets would make /
+# very long.
 echo "== e2e (chromium; screenshots in tests/screenshots/)"
 e2e_window=${E2E_EXPIRATION_WINDOW_SECONDS:-15}
-scripts/stack.sh down >/dev/null 2>&1
-if EXPIRATION_WINDOW_SECONDS=$e2e_window scripts/stack.sh up >"$DATA/log/e2e-stack.log" 2>&1; then
-	E2E_LOG=$DATA/log/e2e.tap EXPIRATION_WINDOW_SECONDS=$e2e_window \
-		tests/e2e/run.sh >"$DATA/log/e2e.out" 2>&1
-	e2e_rc=$?
-else
-	echo "0 passed, 1 failed" >"$DATA/log/e2e.out"; e2e_rc=1
-	tail -n 20 "$DATA/log/e2e-stack.log"
-fi
-grep -vE '^  ok ' "$DATA/log/e2e.out"
-e2e_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/e2e.out" | tail -1)
-e2e_pass=$(sed -E 's/ passed.*//' <<<"${e2e_line:-0 passed}")
-e2e_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${e2e_line:-x 1 failed}")
-[ "$e2e_rc" -ne 0 ] && [ "$e2e_fail" -eq 0 ] && e2e_fail=1
-passed=$((passed + e2e_pass)); failed=$((failed + e2e_fail))
-echo "e2e: $(if [ "$e2e_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($e2e_pass passed, $e2e_fail failed)" >>"$results"
+e2e_phase e2e journey.mjs EXPIRATION_WINDOW_SECONDS="$e2e_window"
+
+# The Stripe Elements checkout (tests/e2e/stripe.mjs), the stack in Stripe
+# mode against the fake Stripe API; the browser gets a stand-in Stripe.js.
+echo "== e2e-stripe (Stripe Elements checkout, fake Stripe.js and API)"
+e2e_phase e2e-stripe stripe.mjs E2E_NPM_CI=0 PAYMENT_PROVIDER=stripe \
+	STRIPE_KEY=sk_test_fake STRIPE_API_BASE="$FAKE_STRIPE_URL" \
+	STRIPE_PUBLISHABLE_KEY=pk_test_e2e_checkout
 
 # Expiry, against the stack restarted with short windows (3 s hold, 2 s
 # grace, 1 s ack wait): the HTTP scenarios (tag expiry; one kills the
