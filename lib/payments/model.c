@@ -331,6 +331,8 @@ static int begin_attempt(struct tx_ctx *ctx, const char *user_id, const char *or
 		out->price_cents = o.price_cents;
 	if (rc == 0 && !(out->refusal = refusal(&o)))
 		rc = take_attempt(ctx, &o, token, a);
+	if (rc == 0 && !out->refusal && !*a->token)
+		out->refusal = PAY_MSG_NO_CARD; /* a form without a card: ask, charge nothing */
 	if (rc == 0 && !out->refusal)
 		return tx_db_commit(ctx);
 	tx_db_rollback(ctx);

@@ -48,6 +48,9 @@ extern const struct tx_service payments_service;
 #define PAY_MSG_CANCELLED "Cannot pay for an cancelled order"
 #define PAY_MSG_EXPIRED "Cannot pay for an expired order"
 #define PAY_MSG_PAID "Order has already been paid"
+/* The checkout form posted no card (JavaScript off with Stripe Elements,
+ * Stripe.js not loaded); the API refuses an empty token before this. */
+#define PAY_MSG_NO_CARD "Enter your card details to pay"
 
 /* The replica of an order, as the pay path sees it. */
 struct payments_order {

@@ -566,6 +566,11 @@ START_TEST(pay_refusals)
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
 	ck_assert_str_eq(out.refusal, PAY_MSG_CANCELLED);
 	uuid(id);
+	seed(id, user, "2000", "created", "60");
+	ck_assert_int_eq(payments_pay(ctx, user, id, "", &out), 0);
+	ck_assert_str_eq(out.refusal, PAY_MSG_NO_CARD);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id })), 0);
+	uuid(id);
 	seed(id, user, "2000", "created", "-1");
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
 	ck_assert_str_eq(out.refusal, PAY_MSG_EXPIRED);
