@@ -319,7 +319,7 @@ START_TEST(pending_sees_unpublished_rows)
 	ck_assert_int_eq(tx_relay_pending(r, &pending), 0);
 	ck_assert(!pending);
 	/* No trigger on the outbox: a NOTIFY would serialise the writers'
-	 * commits (008_outbox_no_notify.sql). */
+	 * commits (008_write_path.sql). */
 	ck_assert_int_eq(q_int("SELECT count(*) FROM pg_trigger WHERE tgrelid = "
 			       "'%s.outbox'::regclass AND NOT tgisinternal"), 0);
 	tx_relay_free(r);
