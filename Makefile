@@ -12,7 +12,7 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := fcgi libpq json-c libjwt hiredis libctemplate libsodium libcurl libcrypto
+PKGS := fcgi libpq json-c hiredis libctemplate libsodium libcurl libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
