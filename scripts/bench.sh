@@ -12,7 +12,8 @@
 #                     statements), Express + postgres.js
 #                     (tests/bench/express/, one process), and our GET /,
 #                     /api/tickets, /api/tickets/:id, /api/users/currentuser;
-#                     RSS of our programs and of Express under load
+#                     RSS and PSS of our programs (the five FastCGI programs
+#                     and the worker) and of Express under load
 #   event_lag         1,000 tickets POSTed at BENCH_LAG_RATE/s: commit to
 #                     the orders replica (tests/bench/events.c)
 #   post_to_stream    1,000 tickets POSTed by 16 clients at once: POST ->
@@ -63,6 +64,7 @@ SIDE=$DATA/side
 
 rows=$DATA/rows http=$DATA/http.tsv
 : >"$rows"; : >"$http"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
 row() { printf '%-34s %12s %-6s %s\n' "$1" "$2" "$3" "${4:-}" >>"$rows"; }
 
 side_pids=()
@@ -163,31 +165,40 @@ rounds() {
 	done
 }
 
-# VmRSS (kB) of the processes whose PIDs are given, and of their children
-rss_kb() {
-	local p t=0 kids
+# "RSS PSS" (kB) summed over the processes whose PIDs are given and their
+# children. RSS counts a shared library's pages once per process that maps
+# them; PSS (smaps_rollup) divides each shared page among the processes
+# that map it, so a sum of PSS counts it once (but also shares it with
+# processes not ours: Postgres, node, other stacks on the machine).
+mem_kb() {
+	local p k kids rss=0 pss=0 r s
 	for p in "$@"; do
 		kids=$(cat /proc/"$p"/task/*/children 2>/dev/null)
 		for k in $p $kids; do
-			t=$((t + $(awk '/^VmRSS/ { print $2 }' /proc/"$k"/status 2>/dev/null || echo 0)))
+			read -r r s < <(awk '/^Rss:/ { r = $2 } /^Pss:/ { s = $2 }
+				END { print r + 0, s + 0 }' /proc/"$k"/smaps_rollup 2>/dev/null ||
+				echo 0 0)
+			rss=$((rss + r)) pss=$((pss + s))
 		done
 	done
-	echo "$t"
+	echo "$rss $pss"
 }
-# peak of rss_kb sampled every second for SECONDS, into FILE
-rss_watch() {
-	local file=$1 secs=$2 max=0 v
+# peaks of mem_kb's RSS and PSS sampled every second for SECONDS, into FILE
+mem_watch() {
+	local file=$1 secs=$2 max_r=0 max_p=0 r p
 	shift 2
 	for _ in $(seq "$secs"); do
-		v=$(rss_kb "$@"); [ "$v" -gt "$max" ] && max=$v
+		read -r r p < <(mem_kb "$@")
+		[ "$r" -gt "$max_r" ] && max_r=$r
+		[ "$p" -gt "$max_p" ] && max_p=$p
 		sleep 1
 	done
-	echo "$max" >"$file"
+	echo "$max_r $max_p" >"$file"
 }
 # the programs themselves (children of stack.sh's supervisor loops)
 our_pids() {
 	local s
-	for s in auth tickets orders payments worker; do
+	for s in auth tickets orders payments ops worker; do
 		[ -s "$RUN_DIR/$s.pid" ] && cat /proc/"$(cat "$RUN_DIR/$s.pid")"/task/*/children
 	done
 }
@@ -213,17 +224,22 @@ bench_http_read() {
 		express-html express-json ours-html ours-json ours-one ours-currentuser
 	# 256 connections, with the memory of both sides sampled under this load
 	local secs=${DUR%s}
-	rss_watch "$DATA/rss.express" $((secs * 2 * RUNS_HIGH + 2)) "$express_pid" &
+	mem_watch "$DATA/mem.express" $((secs * 2 * RUNS_HIGH + 2)) "$express_pid" &
 	local w1=$!
-	rss_watch "$DATA/rss.ours" $((secs * 6 * RUNS_HIGH + 4)) $(our_pids) &
+	mem_watch "$DATA/mem.ours" $((secs * 6 * RUNS_HIGH + 4)) $(our_pids) &
 	local w2=$!
 	rounds 256 "$RUNS_HIGH" express-html express-json ours-html ours-json ours-one \
 		ours-currentuser
 	wait $w1 $w2
-	row "RSS, our programs + worker" "$(($(cat "$DATA/rss.ours") / 1024))" "MB" \
-		"peak VmRSS sum, 4 FastCGI programs x $THREADS threads + worker, under load"
-	row "RSS, Express (one process)" "$(($(cat "$DATA/rss.express") / 1024))" "MB" \
-		"peak VmRSS under load"
+	local ours_r ours_p ex_r ex_p
+	read -r ours_r ours_p <"$DATA/mem.ours"
+	read -r ex_r ex_p <"$DATA/mem.express"
+	row "RSS, our programs + worker" "$((ours_r / 1024))" "MB" \
+		"peak sum, 5 FastCGI programs x $THREADS threads + worker, under load; $(ratio "$ours_r" "$ex_r") Express"
+	row "PSS, our programs + worker" "$((ours_p / 1024))" "MB" \
+		"peak sum (shared pages divided among their users); $(ratio "$ours_p" "$ex_p") Express"
+	row "RSS, Express (one process)" "$((ex_r / 1024))" "MB" "peak under load"
+	row "PSS, Express (one process)" "$((ex_p / 1024))" "MB" "peak under load"
 }
 
 bench_event_lag() {

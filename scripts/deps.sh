@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
-	libjwt-dev libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
+	libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
 	libcurl4-openssl-dev postgresql redis-server nginx clang libclang-rt-14-dev
 	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
 missing=()

@@ -3,6 +3,7 @@
 -- tx_outbox_notify: a statement trigger on <schema>.outbox that wakes the
 -- relay (LISTEN outbox_<schema>). The notification is delivered at COMMIT,
 -- so the relay never wakes for rows it cannot see yet; it also polls.
+-- (Dropped in 008_write_path.sql: the relay only polls now.)
 CREATE FUNCTION public.tx_outbox_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,8 +1,6 @@
-/* jwt.h: HS256 JSON Web Tokens through libjwt, with the checks it lacks.
+/* jwt.h: HS256 JSON Web Tokens (libsodium's HMAC-SHA256, json-c).
  *
- * libjwt 1.10.2 trusts the header's alg (an HS512 token signed with our key
- * verifies), never checks exp, and accepts a NULL or 1-byte key. This
- * wrapper is the only code that calls libjwt; it requires:
+ * Verification requires:
  *   - a key of at least TX_JWT_MIN_KEY bytes (else TX_JWT_EKEY, both ways);
  *   - alg HS256 exactly, and a valid signature;
  *   - claims id (string, 1..63 bytes) and email (string, 1..255 bytes);

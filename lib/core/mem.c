@@ -42,3 +42,18 @@ char *tx_xstrdup(const char *s)
 	memcpy(p, s, n);
 	return p;
 }
+
+/* Not an allocation, but memory all the same. libpq links libldap, which
+ * links GnuTLS, whose library constructor initialises GnuTLS eagerly
+ * (PKCS#11 modules, its own tables) in every process that merely loads it:
+ * 0.8 MB of resident memory per program here, for a library we never call.
+ * Defining this function is GnuTLS's documented opt-out (the macro
+ * GNUTLS_SKIP_GLOBAL_INIT in <gnutls/gnutls.h>); libldap calls
+ * gnutls_global_init() itself before it would use TLS. Each program
+ * exports the symbol (the Makefile's --export-dynamic-symbol) so that
+ * GnuTLS's weak default is overridden; mem.o is in every program. */
+int _gnutls_global_init_skip(void);
+int _gnutls_global_init_skip(void)
+{
+	return 1;
+}

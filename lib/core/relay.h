@@ -30,7 +30,15 @@ struct tx_config;
 struct tx_relay;
 
 #define TX_RELAY_BATCH 100
-#define TX_RELAY_POLL_MS 500
+/* The relay polls (no NOTIFY: a notifying transaction takes a global lock
+ * through its commit's WAL flush, so writers could not share flushes).
+ * After a batch that found rows it looks again at once (a full batch) or
+ * after TX_RELAY_POLL_MIN_MS; each empty look doubles the pause, up to
+ * TX_RELAY_POLL_MAX_MS: the most an event committed to a quiet outbox
+ * waits. A quiet relay costs one cheap query (tx_relay_pending) per
+ * TX_RELAY_POLL_MAX_MS. */
+#define TX_RELAY_POLL_MIN_MS 1
+#define TX_RELAY_POLL_MAX_MS 20
 
 /* The whitelist: every schema with an outbox. */
 extern const char *const tx_relay_schemas[];
@@ -53,9 +61,13 @@ int tx_relay_cleanup(struct tx_relay *r, long long *deleted);
 /* Mark rows with id in [from, to] unpublished (Redis lost them). */
 int tx_relay_republish(struct tx_relay *r, long long from, long long to,
 		       long long *count);
-/* Sleep until NOTIFY outbox_<schema> or timeout_ms; 1 if notified. */
-int tx_relay_wait(struct tx_relay *r, int timeout_ms);
-/* publish / wait / cleanup until *stop; finishes the batch in hand. */
+/* Whether the outbox has unpublished rows: one statement, no transaction
+ * and no locks (a row locked by another relay's batch counts). */
+int tx_relay_pending(struct tx_relay *r, bool *pending);
+/* The pause before the next look, after a look that published n rows and
+ * a previous pause of prev_ms (see TX_RELAY_POLL_MIN_MS). */
+int tx_relay_next_pause(int prev_ms, size_t n);
+/* publish / pause / cleanup until *stop; finishes the batch in hand. */
 void tx_relay_run(struct tx_relay *r, const atomic_bool *stop);
 
 const char *tx_relay_error(const struct tx_relay *r);
