@@ -137,9 +137,9 @@ static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
 }
 
 const struct tx_listener orders_listeners[] = {
-	{ "ticket:created", "orders-service", "orders", on_ticket_created },
-	{ "ticket:updated", "orders-service", "orders", on_ticket_updated },
-	{ "expiration:complete", "orders-service", "orders", on_expiration_complete },
-	{ "payment:created", "orders-service", "orders", on_payment_created },
+	{ "ticket:created", "orders-service", "orders", on_ticket_created, NULL },
+	{ "ticket:updated", "orders-service", "orders", on_ticket_updated, NULL },
+	{ "expiration:complete", "orders-service", "orders", on_expiration_complete, NULL },
+	{ "payment:created", "orders-service", "orders", on_payment_created, NULL },
 };
 const size_t orders_nlisteners = sizeof(orders_listeners) / sizeof(orders_listeners[0]);

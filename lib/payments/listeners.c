@@ -127,8 +127,8 @@ static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
 }
 
 const struct tx_listener payments_listeners[] = {
-	{ "order:created", "payments-service", "payments", on_order_created },
-	{ "order:cancelled", "payments-service", "payments", on_order_cancelled },
+	{ "order:created", "payments-service", "payments", on_order_created, NULL },
+	{ "order:cancelled", "payments-service", "payments", on_order_cancelled, NULL },
 };
 const size_t payments_nlisteners =
 	sizeof(payments_listeners) / sizeof(payments_listeners[0]);

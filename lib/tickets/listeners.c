@@ -92,7 +92,7 @@ static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
 }
 
 const struct tx_listener tickets_listeners[] = {
-	{ "order:created", "tickets-service", "tickets", on_order_created },
-	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled },
+	{ "order:created", "tickets-service", "tickets", on_order_created, NULL },
+	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled, NULL },
 };
 const size_t tickets_nlisteners = sizeof(tickets_listeners) / sizeof(tickets_listeners[0]);
