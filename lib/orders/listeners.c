@@ -2,6 +2,7 @@
  * the tickets replica (applied strictly in version order), expiry, and
  * payment. */
 #include "orders/orders.h"
+#include "core/arena.h"
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/event.h"
@@ -9,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 TX_STMT(SQL_REPLICA_INSERT, 4,
 	"INSERT INTO orders.tickets (id, title, price_cents, version) "
@@ -20,14 +22,27 @@ TX_STMT(SQL_REPLICA_UPDATE, 4,
 	"version = $4 WHERE id = $1 AND version = $4::integer - 1 RETURNING 1) "
 	"SELECT (SELECT count(*) FROM u), "
 	"(SELECT version FROM orders.tickets WHERE id = $1)");
-TX_STMT(SQL_ORDER_EXPIRE, 1,
-	"WITH o AS (UPDATE orders.orders SET status = 'cancelled', "
-	"version = version + 1 WHERE id = $1 "
-	"AND status IN ('created', 'awaiting:payment') RETURNING *), "
-	"e AS (INSERT INTO orders.outbox (subject, data) SELECT 'order:cancelled', "
-	"json_build_object('id', o.id, 'version', o.version, "
-	"'ticket', json_build_object('id', o.ticket_id)) FROM o) "
-	"SELECT EXISTS (SELECT 1 FROM orders.orders WHERE id = $1)");
+/* Expire the orders $1 (a uuid[]), single or a batch: cancel each one
+ * still created or awaiting payment, with its order:cancelled event; the
+ * answer is the ids that match no order. Rows are locked in id order, so
+ * two batches that share an order wait for each other rather than
+ * deadlock, and the UPDATE re-checks the status after the wait. The
+ * event's created_at is when the order was cancelled (not when the
+ * transaction began: a batch takes a while). */
+TX_STMT(SQL_ORDERS_EXPIRE, 1,
+	"WITH w AS (SELECT DISTINCT unnest($1::uuid[]) AS id), "
+	"l AS (SELECT o.id FROM orders.orders o JOIN w ON w.id = o.id "
+	"WHERE o.status IN ('created', 'awaiting:payment') "
+	"ORDER BY o.id FOR UPDATE OF o), "
+	"o AS (UPDATE orders.orders o SET status = 'cancelled', "
+	"version = o.version + 1 FROM l WHERE o.id = l.id "
+	"AND o.status IN ('created', 'awaiting:payment') RETURNING o.*), "
+	"e AS (INSERT INTO orders.outbox (subject, data, created_at) "
+	"SELECT 'order:cancelled', json_build_object('id', o.id, "
+	"'version', o.version, 'ticket', json_build_object('id', o.ticket_id)), "
+	"clock_timestamp() FROM o) "
+	"SELECT w.id FROM w WHERE NOT EXISTS "
+	"(SELECT 1 FROM orders.orders x WHERE x.id = w.id)");
 TX_STMT(SQL_ORDER_COMPLETE, 1,
 	"WITH o AS (UPDATE orders.orders SET status = 'complete', "
 	"version = version + 1 WHERE id = $1 "
@@ -106,14 +121,28 @@ static int order_step(struct tx_ctx *ctx, const struct tx_stmt *st,
 	return 0;
 }
 
+/* Expire ids[0..n) (uuids) in one statement; *missing gets the result
+ * whose rows are the ids that match no order. */
+static int expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n,
+		       PGresult **missing)
+{
+	const char *arr = tx_db_uuid_array(ctx->arena, ids, n);
+	if (!arr) {
+		snprintf(ctx->db_error, sizeof(ctx->db_error), "not a uuid");
+		return -TX_E_BAD_REQUEST;
+	}
+	return tx_db_exec(ctx, &SQL_ORDERS_EXPIRE, (const char *const[]){ arr },
+			  missing);
+}
+
 /* The expiry path, shared with the sweeper (orders.h). */
 int orders_expire(struct tx_ctx *ctx, const char *id)
 {
 	PGresult *r;
-	int rc = tx_db_exec(ctx, &SQL_ORDER_EXPIRE, (const char *const[]){ id }, &r);
+	int rc = expire_many(ctx, &id, 1, &r);
 	if (rc < 0)
 		return rc;
-	return PQgetvalue(r, 0, 0)[0] == 't' ? 0 : -TX_E_NOT_FOUND;
+	return PQntuples(r) == 0 ? 0 : -TX_E_NOT_FOUND;
 }
 
 /* Cancel unless complete or already cancelled (then: no effect, no event). */
@@ -125,8 +154,35 @@ static int on_expiration_complete(struct tx_ctx *ctx, const struct tx_event *ev,
 	if (rc == -TX_E_NOT_FOUND)
 		snprintf(err, errlen, "Order not found");
 	else if (rc < 0)
-		fail(ctx, rc, err, errlen, SQL_ORDER_EXPIRE.name);
+		fail(ctx, rc, err, errlen, SQL_ORDERS_EXPIRE.name);
 	return rc;
+}
+
+/* The same for a batch, in one statement. An event whose order does not
+ * exist (or whose orderId is not a uuid) has no effect here and is
+ * refused: alone, it fails as above and is retried, then dead-lettered. */
+static int on_expiration_complete_batch(struct tx_ctx *ctx,
+					const struct tx_event *evs, size_t n,
+					bool *ok, char *err, size_t errlen)
+{
+	const char **order = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*order));
+	const char **ids = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*ids));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		order[i] = tx_event_str(ctx->arena, &evs[i], NULL, "orderId");
+		ok[i] = tx_db_is_uuid(order[i]);
+		if (ok[i])
+			ids[k++] = order[i];
+	}
+	PGresult *r;
+	int rc = k ? expire_many(ctx, ids, k, &r) : 0;
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, SQL_ORDERS_EXPIRE.name);
+	for (int m = 0; k && m < PQntuples(r); m++)
+		for (size_t i = 0; i < n; i++)
+			if (ok[i] && strcasecmp(order[i], PQgetvalue(r, m, 0)) == 0)
+				ok[i] = false;
+	return 0;
 }
 
 static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
@@ -139,7 +195,8 @@ static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
 const struct tx_listener orders_listeners[] = {
 	{ "ticket:created", "orders-service", "orders", on_ticket_created, NULL },
 	{ "ticket:updated", "orders-service", "orders", on_ticket_updated, NULL },
-	{ "expiration:complete", "orders-service", "orders", on_expiration_complete, NULL },
+	{ "expiration:complete", "orders-service", "orders", on_expiration_complete,
+	  on_expiration_complete_batch },
 	{ "payment:created", "orders-service", "orders", on_payment_created, NULL },
 };
 const size_t orders_nlisteners = sizeof(orders_listeners) / sizeof(orders_listeners[0]);

@@ -578,6 +578,62 @@ START_TEST(expiration_unknown_order_not_acked)
 }
 END_TEST
 
+/* The expiry listener's batch form, as the runtime calls it (one
+ * transaction): live orders are cancelled once each with their event,
+ * settled ones are left alone, and the events it cannot apply (an order
+ * that does not exist, an orderId that is not a uuid) are refused, with
+ * no effect, to fail alone through the single handler. */
+START_TEST(expiration_batch_cancels_only_live_orders)
+{
+	static const char *const status[] = { "created", "awaiting:payment", "complete",
+					      "cancelled" };
+	char o[4][UUID_LEN], t[4][UUID_LEN], unknown[UUID_LEN], eid[7][UUID_LEN];
+	char st[64], data[512], err[256] = "";
+	for (int i = 0; i < 4; i++)
+		make_order(status[i], o[i], t[i]);
+	new_uuid(unknown);
+	const char *order[7] = { o[0], o[1], o[2], o[3], unknown, "not-a-uuid", o[0] };
+	const bool want_ok[7] = { true, true, true, true, false, false, true };
+	struct tx_event evs[7];
+	char *json[7];
+	bool ok[7];
+	for (int i = 0; i < 7; i++) {
+		new_uuid(eid[i]);
+		json[i] = expiration_json(order[i]);
+		evs[i] = (struct tx_event){ "expiration:complete", eid[i], json[i], NULL };
+		ck_assert_int_eq(tx_json_parse_object(ctx.arena, json[i], strlen(json[i]),
+						      &evs[i].json), 0);
+		ok[i] = true;
+	}
+	const struct tx_listener *l = ORDERS("expiration:complete");
+	ck_assert_ptr_nonnull(l->handle_batch);
+	ck_assert_int_eq(tx_db_begin(&ctx), 0);
+	ck_assert_int_eq(l->handle_batch(&ctx, evs, 7, ok, err, sizeof(err)), 0);
+	ck_assert_int_eq(tx_db_commit(&ctx), 0);
+	tx_arena_reset(ctx.arena);
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d (%s): ok=%d", i, order[i], ok[i]);
+	const char *want[4] = { "cancelled|1", "cancelled|1", "complete|0", "cancelled|0" };
+	for (int i = 0; i < 4; i++) {
+		order_status(o[i], st, sizeof(st));
+		ck_assert_str_eq(st, want[i]);
+		ck_assert_int_eq(cancels_of(o[i]), i < 2 ? 1 : 0);
+	}
+	q_str(data, sizeof(data), "SELECT data::text FROM orders.outbox WHERE subject = "
+	      "'order:cancelled' AND data->>'id' = $1", o[1], NULL, NULL);
+	struct json_object *p = json_tokener_parse(data), *tk;
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(jint(p, "version"), 1);
+	ck_assert(json_object_object_get_ex(p, "ticket", &tk));
+	ck_assert_str_eq(jstr(tk, "id"), t[1]);
+	json_object_put(p);
+	/* the unknown order fails alone, as before: not acked */
+	ck_assert_int_ne(deliver(l, json[4]), 0);
+	for (int i = 0; i < 7; i++)
+		free(json[i]);
+}
+END_TEST
+
 /* 5.4.6 (no test in the original): payment:created marks it complete. */
 START_TEST(payment_created_completes_order)
 {
@@ -661,6 +717,7 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, expiration_cancels_created_order);
 	tcase_add_loop_test(tc, expiration_of_settled_order_no_effect, 0, 2);
 	tcase_add_test(tc, expiration_unknown_order_not_acked);
+	tcase_add_test(tc, expiration_batch_cancels_only_live_orders);
 	tcase_add_test(tc, payment_created_completes_order);
 	tcase_add_test(tc, payment_created_for_cancelled_order);
 	suite_add_tcase(s, tc);
