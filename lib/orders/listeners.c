@@ -3,6 +3,8 @@
  * payment. */
 #include "orders/orders.h"
 #include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/event.h"
@@ -22,6 +24,25 @@ TX_STMT(SQL_REPLICA_UPDATE, 4,
 	"version = $4 WHERE id = $1 AND version = $4::integer - 1 RETURNING 1) "
 	"SELECT (SELECT count(*) FROM u), "
 	"(SELECT version FROM orders.tickets WHERE id = $1)");
+/* The batch form of SQL_REPLICA_UPDATE: $1 a JSON array of {id, title,
+ * cents, version}. l locks the tickets in id order and reads their
+ * version as it is now; each event that is the next version is applied
+ * (one per ticket: the next of the one after is then early). The answer:
+ * the (1-based) positions of the events that are early, or whose ticket
+ * has not arrived, to be retried alone; the others are applied or stale
+ * duplicates. */
+TX_STMT(SQL_REPLICA_UPDATE_MANY, 1,
+	"WITH c AS (SELECT i, (j->>'id')::uuid AS id, j->>'title' AS title, "
+	"(j->>'cents')::bigint AS cents, (j->>'version')::integer AS version "
+	"FROM json_array_elements($1::json) WITH ORDINALITY AS e (j, i)), "
+	"l AS (SELECT id, version FROM orders.tickets WHERE id IN (SELECT id FROM c) "
+	"ORDER BY id FOR UPDATE), "
+	"u AS (UPDATE orders.tickets t SET title = c.title, price_cents = c.cents, "
+	"version = c.version FROM l JOIN c ON c.id = l.id AND c.version = l.version + 1 "
+	"WHERE t.id = l.id RETURNING t.id) "
+	"SELECT c.i FROM c LEFT JOIN l ON l.id = c.id "
+	"WHERE l.version IS NULL OR l.version + 1 < c.version");
+
 /* Expire the orders $1 (a uuid[]), single or a batch: cancel each one
  * still created or awaiting payment, with its order:cancelled event; the
  * answer is the ids that match no order. l locks the orders in id order
@@ -104,6 +125,54 @@ static int on_ticket_updated(struct tx_ctx *ctx, const struct tx_event *ev,
 		return 0; /* already applied */
 	snprintf(err, errlen, "Ticket not found (version %s after %ld)", v[3], have);
 	return TX_EV_RETRY;
+}
+
+/* One ticket event as an element of SQL_REPLICA_UPDATE_MANY's array;
+ * false (nothing added) when it is malformed. */
+static bool ticket_json(struct tx_ctx *ctx, const struct tx_event *ev,
+			struct tx_buf *b)
+{
+	const char *v[4];
+	char cents[24];
+	long version;
+	if (ticket_fields(ctx, ev, v, cents, sizeof(cents)) < 0 ||
+	    !tx_db_is_uuid(v[0]) || tx_parse_long(v[3], 0, 2147483647L, &version) < 0)
+		return false;
+	tx_buf_addf(b, "%s{\"id\":\"%s\",\"cents\":%s,\"version\":%ld,\"title\":\"",
+		    b->len > 1 ? "," : "", v[0], cents, version);
+	tx_buf_add_json_str(b, v[1]);
+	tx_buf_addlit(b, "\"}");
+	return true;
+}
+
+/* The same for a batch, in one statement. Malformed events, early ones
+ * and those whose ticket has not arrived are refused, with no effect, and
+ * go through on_ticket_updated alone (a failure or a retry, as above). */
+static int on_ticket_updated_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				   size_t n, bool *ok, char *err, size_t errlen)
+{
+	struct tx_buf b = TX_BUF_INIT(0);
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
+	tx_buf_addch(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = ticket_json(ctx, &evs[i], &b);
+		if (ok[i])
+			pos[k++] = i;
+	}
+	tx_buf_addch(&b, ']');
+	PGresult *r;
+	int rc = b.toobig ? -TX_E_INTERNAL
+			  : k ? tx_db_exec(ctx, &SQL_REPLICA_UPDATE_MANY,
+					  (const char *const[]){ b.buf }, &r) : 0;
+	tx_buf_release(&b);
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, "replica update");
+	for (int m = 0; k && m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
+	}
+	return 0;
 }
 
 /* Run an order statement that answers "does the order exist?". */
@@ -194,7 +263,8 @@ static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
 
 const struct tx_listener orders_listeners[] = {
 	{ "ticket:created", "orders-service", "orders", on_ticket_created, NULL },
-	{ "ticket:updated", "orders-service", "orders", on_ticket_updated, NULL },
+	{ "ticket:updated", "orders-service", "orders", on_ticket_updated,
+	  on_ticket_updated_batch },
 	{ "expiration:complete", "orders-service", "orders", on_expiration_complete,
 	  on_expiration_complete_batch },
 	{ "payment:created", "orders-service", "orders", on_payment_created, NULL },

@@ -503,6 +503,44 @@ START_TEST(ticket_updated_applies_next_version)
 }
 END_TEST
 
+/* ticket:updated in a batch (one transaction): the next version applies
+ * (its title escaped into the statement's JSON intact); a stale one is a
+ * no-op; the one after the next (early), one for a ticket that has not
+ * arrived and a malformed one are refused, with no effect, to be retried
+ * alone, where the early one then applies in turn. */
+START_TEST(ticket_updated_batch_applies_next_versions)
+{
+	char a[UUID_LEN], b[UUID_LEN], gone[UUID_LEN], row[256];
+	new_uuid(a);
+	new_uuid(b);
+	new_uuid(gone);
+	replica_insert(a, "concert", "2000");
+	replica_insert(b, "opera", "3000");
+	PQclear(q("UPDATE orders.tickets SET version = 3 WHERE id = $1", b, NULL, NULL));
+	char *ev[6] = { ticket_event(a, 1, "Rock \\\"n\\\" <roll> caf\\u00e9", "10.5"),
+			ticket_event(a, 2, "later", "11"), ticket_event(b, 3, "stale", "1"),
+			ticket_event(b, 4, "opera night", "30"), ticket_event(gone, 1, "x", "1"),
+			ticket_event(a, 2, "bad price", "-1") };
+	const bool want_ok[6] = { true, false, true, true, false, false };
+	bool ok[6];
+	ck_assert_int_eq(deliver_batch(ORDERS("ticket:updated"), ev, 6, ok), 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d: ok=%d", i, ok[i]);
+	replica_row(a, row, sizeof(row));
+	ck_assert_str_eq(row, "Rock \"n\" <roll> caf\u00e9|1050|1");
+	replica_row(b, row, sizeof(row));
+	ck_assert_str_eq(row, "opera night|3000|4");
+	replica_row(gone, row, sizeof(row));
+	ck_assert_str_eq(row, "");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), ev[1]), 0);
+	replica_row(a, row, sizeof(row));
+	ck_assert_str_eq(row, "later|1100|2");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), ev[4]), TX_EV_RETRY);
+	for (int i = 0; i < 6; i++)
+		free(ev[i]);
+}
+END_TEST
+
 /* Reference 9.6 test 49: version 10 after 0 is not acked, nothing changes. */
 START_TEST(ticket_updated_skipped_version_retries)
 {
@@ -781,6 +819,7 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, ticket_updated_skipped_version_retries);
 	tcase_add_test(tc, ticket_updated_before_created_retries);
 	tcase_add_test(tc, ticket_updated_stale_duplicate_acked);
+	tcase_add_test(tc, ticket_updated_batch_applies_next_versions);
 	tcase_add_test(tc, expiration_cancels_created_order);
 	tcase_add_loop_test(tc, expiration_of_settled_order_no_effect, 0, 2);
 	tcase_add_test(tc, expiration_unknown_order_not_acked);
