@@ -813,27 +813,24 @@ static int process_entries(struct tx_consumer *c, const struct stream *s,
 }
 
 /* Process the [[key, [entry...]]...] of XREADGROUP; count or negative.
- * Batch streams go first: their entries cost least each, so the fewest
- * wait behind them. */
+ * Streams in the order of the reply (the listener table's), as ever: a
+ * ticket:updated must not overtake the ticket:created read with it. */
 static int process_read(struct tx_consumer *c, const redisReply *r)
 {
 	int handled = 0, rc = 0;
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < r->elements; i++) {
-			const redisReply *sr = r->element[i];
-			if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
-			    sr->element[0]->type != REDIS_REPLY_STRING ||
-			    sr->element[1]->type != REDIS_REPLY_ARRAY)
-				continue;
-			const struct stream *s = stream_by_key(c, sr->element[0]->str);
-			if (!s || (pass == 0) != (s->l->handle_batch && !c->redis_only))
-				continue;
-			int n = process_entries(c, s, sr->element[1]);
-			if (n < 0)
-				rc = n;
-			else
-				handled += n;
-		}
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *sr = r->element[i];
+		if (sr->type != REDIS_REPLY_ARRAY || sr->elements != 2 ||
+		    sr->element[0]->type != REDIS_REPLY_STRING ||
+		    sr->element[1]->type != REDIS_REPLY_ARRAY)
+			continue;
+		const struct stream *s = stream_by_key(c, sr->element[0]->str);
+		int n = s ? process_entries(c, s, sr->element[1]) : 0;
+		if (n < 0)
+			rc = n;
+		else
+			handled += n;
+	}
 	return rc < 0 ? rc : handled;
 }
 
