@@ -903,7 +903,8 @@ static int claim_and_handle(struct tx_consumer *c, struct stream *s,
 	return rc;
 }
 
-static int reclaim_stream(struct tx_consumer *c, struct stream *s)
+/* One page of idle entries; *more: the page was full. */
+static int reclaim_page(struct tx_consumer *c, struct stream *s, bool *more)
 {
 	char idle[24], count_s[16];
 	snprintf(idle, sizeof(idle), "%ld", c->cfg->ack_wait_ms);
@@ -911,6 +912,7 @@ static int reclaim_stream(struct tx_consumer *c, struct stream *s)
 	const char *argv[] = { "XPENDING", s->key, c->group, "IDLE", idle,
 			       "-", "+", count_s };
 	redisReply *r = tx_redis_cmd(c->redis, 8, argv, NULL);
+	*more = false;
 	if (!r)
 		return redis_down(c, "XPENDING");
 	if (r->type == REDIS_REPLY_ERROR)
@@ -918,7 +920,22 @@ static int reclaim_stream(struct tx_consumer *c, struct stream *s)
 	int rc = 0;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
 		rc = claim_and_handle(c, s, r, idle);
+	*more = r->type == REDIS_REPLY_ARRAY && r->elements == RECLAIM_COUNT;
 	freeReplyObject(r);
+	return rc;
+}
+
+/* Up to a batch's worth of pages: a consumer that died holding a whole
+ * batch (batch mode) leaves it pending, and one page per pass would take
+ * TX_CONSUMER_BATCH / RECLAIM_COUNT passes of ACK_WAIT_MS/2 to get it
+ * back. (Claimed entries are idle no more: the next page is new ones.) */
+static int reclaim_stream(struct tx_consumer *c, struct stream *s)
+{
+	bool more = true;
+	int rc = 0;
+	for (int page = 0; rc == 0 && more && page < TX_CONSUMER_BATCH / RECLAIM_COUNT;
+	     page++)
+		rc = reclaim_page(c, s, &more);
 	return rc;
 }
 

@@ -627,6 +627,31 @@ START_TEST(batch_tops_up_a_full_read)
 }
 END_TEST
 
+/* A consumer that died holding a whole batch: one reclaim pass takes a
+ * batch's worth of it back (RECLAIM_COUNT at a time), the next the rest. */
+START_TEST(reclaim_takes_back_a_whole_batch)
+{
+	struct tx_consumer *c = batch_consumer();
+	char k[128];
+	tx_consumer_poll(c, 10); /* creates the group */
+	for (int i = 0; i < TX_CONSUMER_BATCH + 40; i++)
+		add_mode("ok", NULL, 0);
+	key(k, sizeof(k), "ev:a");
+	const char *ghost[] = { "XREADGROUP", "GROUP", "g1", "ghost", "COUNT", "1000",
+				"STREAMS", k, ">" };
+	freeReplyObject(rcmd(9, ghost)); /* ...and it dies */
+	ck_assert_int_eq(pending("ev:a"), TX_CONSUMER_BATCH + 40);
+	usleep((useconds_t)(cfg.ack_wait_ms + 50) * 1000);
+	ck_assert_int_eq(tx_consumer_reclaim(c), 0);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH);
+	ck_assert_int_eq(tx_consumer_reclaim(c), 0);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH + 40);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	ck_assert_int_eq(tx_consumer_stats(c)->claimed, TX_CONSUMER_BATCH + 40);
+	tx_consumer_free(c);
+}
+END_TEST
+
 #define SHARED_EVENTS 1000
 static atomic_bool all_sent;
 
@@ -695,6 +720,7 @@ Suite *suite_consumer(void)
 	tcase_add_test(tc, batch_refused_entry_fails_alone);
 	tcase_add_test(tc, batch_poison_rolls_back_then_one_by_one);
 	tcase_add_test(tc, batch_tops_up_a_full_read);
+	tcase_add_test(tc, reclaim_takes_back_a_whole_batch);
 	tcase_add_test(tc, two_batch_consumers_share_a_group);
 	suite_add_tcase(s, tc);
 	return s;
