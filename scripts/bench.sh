@@ -293,12 +293,13 @@ bench_expiry_lateness() {
 		row "expiry lateness" "FAILED" "" "see the output above"
 		return 1
 	fi
-	local count secs p50 p99 max
-	read -r count secs p50 p99 max <"$out"
+	local count secs p50 p99 max all
+	read -r count secs p50 p99 max all <"$out"
 	row "expiry lateness p50 ($count due)" "$p50" "ms" "cancel time - expiresAt"
 	row "expiry lateness p99 ($count due)" "$p99" "ms" "target < 1000"
 	row "expiry lateness max ($count due)" "$max" "ms" ""
 	row "expiry drain ($count due)" "$secs" "s" "first due -> last cancelled, about"
+	row "expiry tickets unlocked ($count due)" "$all" "s" "first due -> last ticket for sale again"
 }
 
 bench_http_write() {

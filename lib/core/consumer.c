@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +85,20 @@ struct stream_id {
 	uint64_t ms, seq;
 };
 
+_Static_assert(TX_CONSUMER_BATCH >= TX_CONSUMER_COUNT, "a batch holds a read");
+
+/* What becomes of each entry of a batch (batch mode). */
+enum bstate {
+	B_NEW,	     /* well formed: to record and apply in the batch */
+	B_FRESH,     /* its id recorded now: handed to handle_batch */
+	B_DUPLICATE, /* its id was recorded before: ack, no effect */
+	B_APPLIED,   /* applied by the batch: ack after commit */
+	B_REFUSED,   /* refused by handle_batch: its id is forgotten */
+	B_SINGLE,    /* through handle(), alone, after the batch */
+	B_PENDING,   /* the database is down: left for redelivery */
+	B__MAX
+};
+
 struct tx_consumer {
 	const struct tx_config *cfg;
 	char group[128];
@@ -94,13 +109,18 @@ struct tx_consumer {
 	size_t nstreams;
 	struct tx_redis *redis;
 	struct tx_ctx ctx;
-	struct tx_stmt st_dedupe;
-	char sql_dedupe[256];
+	struct tx_stmt st_dedupe, st_dedupe_batch, st_forget;
+	char sql_dedupe[256], sql_dedupe_batch[320], sql_forget[256];
 	char dlkey[256];
 	char errkey[256];
 	bool groups_ready;
 	int64_t next_reclaim_us, next_trim_us;
 	struct tx_consumer_stats stats;
+	/* the batch in hand (batch mode): entries, their parts and fates */
+	const redisReply *braw[TX_CONSUMER_BATCH];
+	struct entry bentry[TX_CONSUMER_BATCH];
+	struct json_object *bjson[TX_CONSUMER_BATCH];
+	enum bstate bstate[TX_CONSUMER_BATCH];
 	char error[512];
 	bool failing; /* errors since the last success: log every 30 s */
 	int64_t last_err_log_us;
@@ -209,6 +229,17 @@ static int setup(struct tx_consumer *c, char *err, size_t errlen)
 		 "INSERT INTO %s.processed_events (event_id, group_name) "
 		 "VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING", c->schema);
 	c->st_dedupe = (struct tx_stmt){ "dedupe", c->sql_dedupe, 2 };
+	/* Sorted, so that two batches that share an id wait for each other
+	 * rather than deadlock; DISTINCT: an id twice in a batch is one row. */
+	snprintf(c->sql_dedupe_batch, sizeof(c->sql_dedupe_batch),
+		 "INSERT INTO %s.processed_events (event_id, group_name) "
+		 "SELECT DISTINCT e, $2::text FROM unnest($1::uuid[]) e ORDER BY 1 "
+		 "ON CONFLICT DO NOTHING RETURNING event_id", c->schema);
+	c->st_dedupe_batch = (struct tx_stmt){ "dedupe_batch", c->sql_dedupe_batch, 2 };
+	snprintf(c->sql_forget, sizeof(c->sql_forget),
+		 "DELETE FROM %s.processed_events WHERE event_id = ANY($1::uuid[]) "
+		 "AND group_name = $2", c->schema);
+	c->st_forget = (struct tx_stmt){ "forget", c->sql_forget, 2 };
 	char url[1024];
 	if (tx_config_schema_db_url(c->cfg, c->schema, url, sizeof(url)) < 0) {
 		snprintf(err, errlen, "database URL too long");
@@ -266,18 +297,6 @@ int tx_consumer_block_ms(const struct tx_consumer *c)
 }
 
 /* ---- small Redis helpers ------------------------------------------------------- */
-
-static bool is_uuid(const char *s)
-{
-	if (!s || strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
 
 /* [id, [f, v, ...]] (fields may be nil for a deleted entry). */
 static bool parse_entry(const redisReply *r, struct entry *e)
@@ -479,7 +498,7 @@ static enum outcome process(struct tx_consumer *c, const struct stream *s,
 			    const struct entry *e, char *err, size_t errlen)
 {
 	struct json_object *json = NULL;
-	if (!is_uuid(e->ev_id) || !e->data) {
+	if (!tx_db_is_uuid(e->ev_id) || !e->data) {
 		snprintf(err, errlen, "malformed event: missing or invalid id or data");
 		return dead_letter(c, s, e, err);
 	}
@@ -536,6 +555,211 @@ static enum outcome handle(struct tx_consumer *c, const struct stream *s,
 	return o;
 }
 
+/* ---- batch mode (events.h) ------------------------------------------------------- */
+
+/* Apply a batch's entries with handle_batch in one transaction; whatever
+ * cannot be part of it (malformed, refused, or the whole batch when it
+ * fails) goes through handle() afterwards, one entry at a time, which
+ * gives it the same retries, error record and dead letter as ever. */
+
+/* XACK the batch's applied and duplicate entries in one command. */
+static int ack_batch(struct tx_consumer *c, const struct stream *s, size_t n)
+{
+	const char **argv = tx_arena_alloc(c->ctx.arena, (n + 3) * sizeof(*argv));
+	int argc = 0;
+	argv[argc++] = "XACK";
+	argv[argc++] = s->key;
+	argv[argc++] = c->group;
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == B_APPLIED || c->bstate[i] == B_DUPLICATE)
+			argv[argc++] = c->bentry[i].entry_id;
+	if (argc == 3)
+		return 0;
+	/* Entries read with ">" have never failed: no error field to HDEL. */
+	redisReply *r = tx_redis_cmd(c->redis, argc, argv, NULL);
+	if (!r)
+		return redis_down(c, "XACK");
+	int rc = 0;
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_error(c, "XACK: %s", r->str);
+		rc = -TX_E_UNAVAILABLE;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* The ids of the entries in state st as a uuid[] literal; *k: how many. */
+static const char *batch_ids(struct tx_consumer *c, size_t n, enum bstate st,
+			     size_t *k)
+{
+	const char **ids = tx_arena_alloc(c->ctx.arena, (n + 1) * sizeof(*ids));
+	*k = 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == st)
+			ids[(*k)++] = c->bentry[i].ev_id;
+	return tx_db_uuid_array(c->ctx.arena, ids, *k); /* uuids: checked */
+}
+
+/* The ids the dedupe statement returned are fresh (the first entry of
+ * each), the other entries duplicates. */
+static void mark_fresh(struct tx_consumer *c, size_t n, PGresult *res)
+{
+	for (int r = 0; r < PQntuples(res); r++) {
+		const char *id = PQgetvalue(res, r, 0);
+		for (size_t i = 0; i < n; i++)
+			if (c->bstate[i] == B_NEW && strcasecmp(c->bentry[i].ev_id, id) == 0) {
+				c->bstate[i] = B_FRESH;
+				break;
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == B_NEW)
+			c->bstate[i] = B_DUPLICATE;
+}
+
+/* handle_batch over the fresh entries; the ids of those it refuses are
+ * forgotten (they will be recorded by handle() when it applies them).
+ * 0, or the handler's or the statement's failure. */
+static int run_batch_handler(struct tx_consumer *c, const struct stream *s,
+			     size_t n, char *err, size_t errlen)
+{
+	struct tx_arena *a = c->ctx.arena;
+	struct tx_event *evs = tx_arena_alloc(a, (n + 1) * sizeof(*evs));
+	size_t *idx = tx_arena_alloc(a, (n + 1) * sizeof(*idx));
+	bool *ok = tx_arena_alloc(a, (n + 1) * sizeof(*ok));
+	size_t m = 0, k;
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == B_FRESH) {
+			const struct entry *e = &c->bentry[i];
+			evs[m] = (struct tx_event){ s->l->subject, e->ev_id, e->data,
+						    c->bjson[i] };
+			ok[m] = true;
+			idx[m++] = i;
+		}
+	if (m == 0)
+		return 0;
+	int h = s->l->handle_batch(&c->ctx, evs, m, ok, err, errlen);
+	if (h != 0)
+		return h;
+	for (size_t j = 0; j < m; j++)
+		c->bstate[idx[j]] = ok[j] ? B_APPLIED : B_REFUSED;
+	const char *params[] = { batch_ids(c, n, B_REFUSED, &k), c->group };
+	int rc = k ? tx_db_exec(&c->ctx, &c->st_forget, params, NULL) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == B_REFUSED)
+			c->bstate[i] = B_SINGLE;
+	return rc;
+}
+
+/* In one transaction: record the ids of the B_NEW entries, apply the
+ * fresh ones, commit. APPLIED; UNAVAILABLE (the entries stay pending);
+ * or FAILED, rolled back, and every entry of the batch becomes a single. */
+static enum outcome apply_batch(struct tx_consumer *c, const struct stream *s,
+				size_t n, char *err, size_t errlen)
+{
+	size_t k;
+	PGresult *res;
+	const char *params[] = { batch_ids(c, n, B_NEW, &k), c->group };
+	if (k == 0)
+		return O_APPLIED;
+	int rc = tx_db_begin(&c->ctx);
+	if (rc == 0)
+		rc = tx_db_exec(&c->ctx, &c->st_dedupe_batch, params, &res);
+	if (rc == 0) {
+		mark_fresh(c, n, res);
+		rc = run_batch_handler(c, s, n, err, errlen);
+	}
+	if (rc == 0) {
+		TX_FAILPOINT("consumer_before_commit");
+		rc = tx_db_commit(&c->ctx);
+	}
+	if (rc == 0) {
+		TX_FAILPOINT("consumer_after_commit");
+		return O_APPLIED;
+	}
+	if (!err[0])
+		errf(err, errlen, "%s%s%s", rc == TX_EV_RETRY ? "retry" : tx_err_name(rc),
+		     c->ctx.db_error[0] ? ": " : "", c->ctx.db_error);
+	tx_db_rollback(&c->ctx);
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] != B_SINGLE)
+			c->bstate[i] = rc == -TX_E_UNAVAILABLE ? B_PENDING : B_SINGLE;
+	return rc == -TX_E_UNAVAILABLE ? O_UNAVAILABLE : O_FAILED;
+}
+
+/* Process c->braw[0..n) of stream s as a batch, then its singles. The
+ * number of entries, or -TX_E_UNAVAILABLE. */
+static int process_batch(struct tx_consumer *c, const struct stream *s, size_t n)
+{
+	char err[512] = "";
+	size_t count[B__MAX] = { 0 };
+	int64_t start = tx_now_us();
+	c->ctx.now_ms = start / 1000;
+	c->ctx.now = start / 1000000;
+	c->ctx.request_id = NULL;
+	c->ctx.db_error[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		struct entry *e = &c->bentry[i];
+		c->bstate[i] = B_SINGLE; /* handle() dead-letters it, or skips it */
+		if (parse_entry(c->braw[i], e) && tx_db_is_uuid(e->ev_id) && e->data &&
+		    tx_json_parse_object(c->ctx.arena, e->data, e->data_len,
+					 &c->bjson[i]) == 0)
+			c->bstate[i] = B_NEW;
+	}
+	enum outcome o = apply_batch(c, s, n, err, sizeof(err));
+	if (o == O_APPLIED && ack_batch(c, s, n) < 0)
+		errf(err, sizeof(err), "ack: %s", c->error); /* redelivered, deduped */
+	for (size_t i = 0; i < n; i++)
+		count[c->bstate[i]]++;
+	c->stats.applied += (long)count[B_APPLIED];
+	c->stats.duplicates += (long)count[B_DUPLICATE];
+	c->stats.batches++;
+	c->stats.fallbacks += o == O_FAILED;
+	tx_log(o == O_APPLIED ? "info" : "warn",
+	       "batch group=%s subject=%s entries=%zu applied=%zu duplicates=%zu "
+	       "single=%zu result=%s us=%lld%s%s", c->group, s->l->subject, n,
+	       count[B_APPLIED], count[B_DUPLICATE], count[B_SINGLE],
+	       outcome_names[o], (long long)(tx_now_us() - start),
+	       err[0] ? " error=" : "", err);
+	tx_arena_reset(c->ctx.arena);
+	int rc = o == O_UNAVAILABLE ? -TX_E_UNAVAILABLE : 0;
+	for (size_t i = 0; i < n; i++)
+		if (c->bstate[i] == B_SINGLE &&
+		    handle(c, s, c->braw[i], 1, false) == O_UNAVAILABLE)
+			rc = -TX_E_UNAVAILABLE;
+	return rc < 0 ? rc : (int)n;
+}
+
+/* A batch stream's entries from the blocking read, topped up with what is
+ * waiting already (a read without BLOCK) to TX_CONSUMER_BATCH. */
+static int read_batch(struct tx_consumer *c, const struct stream *s,
+		      const redisReply *entries)
+{
+	size_t n = 0;
+	redisReply *more = NULL;
+	for (size_t j = 0; j < entries->elements && n < TX_CONSUMER_BATCH; j++)
+		c->braw[n++] = entries->element[j];
+	if (n == TX_CONSUMER_COUNT) {
+		char count[16];
+		snprintf(count, sizeof(count), "%zu", (size_t)TX_CONSUMER_BATCH - n);
+		const char *argv[] = { "XREADGROUP", "GROUP", c->group, c->name,
+				       "COUNT", count, "STREAMS", s->key, ">" };
+		more = tx_redis_cmd(c->redis, 9, argv, NULL);
+		/* [[key, [entry...]]], or nil; on an error, go with what we have */
+		const redisReply *sr = more && more->type == REDIS_REPLY_ARRAY &&
+				       more->elements == 1 ? more->element[0] : NULL;
+		if (sr && sr->type == REDIS_REPLY_ARRAY && sr->elements == 2 &&
+		    sr->element[1]->type == REDIS_REPLY_ARRAY)
+			for (size_t j = 0; j < sr->element[1]->elements &&
+					   n < TX_CONSUMER_BATCH; j++)
+				c->braw[n++] = sr->element[1]->element[j];
+	}
+	int rc = process_batch(c, s, n);
+	if (more)
+		freeReplyObject(more);
+	return rc;
+}
+
 /* ---- groups, reading, reclaiming ---------------------------------------------------- */
 
 static int ensure_groups(struct tx_consumer *c)
@@ -575,7 +799,22 @@ static int group_error(struct tx_consumer *c, redisReply *r, const char *what)
 	return -TX_E_UNAVAILABLE;
 }
 
-/* Process the [[key, [entry...]]...] of XREADGROUP; count or negative. */
+/* One stream's entries: as a batch (batch mode), or one at a time. */
+static int process_entries(struct tx_consumer *c, const struct stream *s,
+			   const redisReply *entries)
+{
+	int rc = 0;
+	if (s->l->handle_batch && !c->redis_only)
+		return read_batch(c, s, entries);
+	for (size_t j = 0; j < entries->elements; j++)
+		if (handle(c, s, entries->element[j], 1, false) == O_UNAVAILABLE)
+			rc = -TX_E_UNAVAILABLE;
+	return rc < 0 ? rc : (int)entries->elements;
+}
+
+/* Process the [[key, [entry...]]...] of XREADGROUP; count or negative.
+ * Streams in the order of the reply (the listener table's), as ever: a
+ * ticket:updated must not overtake the ticket:created read with it. */
 static int process_read(struct tx_consumer *c, const redisReply *r)
 {
 	int handled = 0, rc = 0;
@@ -585,12 +824,12 @@ static int process_read(struct tx_consumer *c, const redisReply *r)
 		    sr->element[0]->type != REDIS_REPLY_STRING ||
 		    sr->element[1]->type != REDIS_REPLY_ARRAY)
 			continue;
-		struct stream *s = stream_by_key(c, sr->element[0]->str);
-		for (size_t j = 0; s && j < sr->element[1]->elements; j++) {
-			if (handle(c, s, sr->element[1]->element[j], 1, false) == O_UNAVAILABLE)
-				rc = -TX_E_UNAVAILABLE;
-			handled++;
-		}
+		const struct stream *s = stream_by_key(c, sr->element[0]->str);
+		int n = s ? process_entries(c, s, sr->element[1]) : 0;
+		if (n < 0)
+			rc = n;
+		else
+			handled += n;
 	}
 	return rc < 0 ? rc : handled;
 }
@@ -664,7 +903,8 @@ static int claim_and_handle(struct tx_consumer *c, struct stream *s,
 	return rc;
 }
 
-static int reclaim_stream(struct tx_consumer *c, struct stream *s)
+/* One page of idle entries; *more: the page was full. */
+static int reclaim_page(struct tx_consumer *c, struct stream *s, bool *more)
 {
 	char idle[24], count_s[16];
 	snprintf(idle, sizeof(idle), "%ld", c->cfg->ack_wait_ms);
@@ -672,6 +912,7 @@ static int reclaim_stream(struct tx_consumer *c, struct stream *s)
 	const char *argv[] = { "XPENDING", s->key, c->group, "IDLE", idle,
 			       "-", "+", count_s };
 	redisReply *r = tx_redis_cmd(c->redis, 8, argv, NULL);
+	*more = false;
 	if (!r)
 		return redis_down(c, "XPENDING");
 	if (r->type == REDIS_REPLY_ERROR)
@@ -679,7 +920,22 @@ static int reclaim_stream(struct tx_consumer *c, struct stream *s)
 	int rc = 0;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0)
 		rc = claim_and_handle(c, s, r, idle);
+	*more = r->type == REDIS_REPLY_ARRAY && r->elements == RECLAIM_COUNT;
 	freeReplyObject(r);
+	return rc;
+}
+
+/* Up to a batch's worth of pages: a consumer that died holding a whole
+ * batch (batch mode) leaves it pending, and one page per pass would take
+ * TX_CONSUMER_BATCH / RECLAIM_COUNT passes of ACK_WAIT_MS/2 to get it
+ * back. (Claimed entries are idle no more: the next page is new ones.) */
+static int reclaim_stream(struct tx_consumer *c, struct stream *s)
+{
+	bool more = true;
+	int rc = 0;
+	for (int page = 0; rc == 0 && more && page < TX_CONSUMER_BATCH / RECLAIM_COUNT;
+	     page++)
+		rc = reclaim_page(c, s, &more);
 	return rc;
 }
 

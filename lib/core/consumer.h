@@ -31,10 +31,14 @@ struct tx_consumer;
 
 #define TX_CONSUMER_MAX_STREAMS 16
 #define TX_CONSUMER_COUNT 32 /* entries per XREADGROUP */
+/* Batch mode (events.h): a full read of a batch listener's stream is
+ * topped up to this many entries, applied in one transaction. */
+#define TX_CONSUMER_BATCH 512
 
 /* Counters since creation (for logs and tests). */
 struct tx_consumer_stats {
 	long applied, duplicates, retried, failed, dead, claimed;
+	long batches, fallbacks; /* batch mode: batches, and those rolled back */
 };
 
 /* A consumer for the listeners of ls[0..n) whose group is group. NULL

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "mem.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,35 @@ const char *tx_db_sqlstate(const struct tx_db *db)
 const char *tx_db_constraint(const struct tx_db *db)
 {
 	return db->constraint;
+}
+
+bool tx_db_is_uuid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+char *tx_db_uuid_array(struct tx_arena *a, const char *const *ids, size_t n)
+{
+	char *out = tx_arena_alloc(a, n * 37 + 3), *p = out;
+	*p++ = '{';
+	for (size_t i = 0; i < n; i++) {
+		if (!tx_db_is_uuid(ids[i]))
+			return NULL;
+		if (i)
+			*p++ = ',';
+		memcpy(p, ids[i], 36);
+		p += 36;
+	}
+	*p++ = '}';
+	*p = '\0';
+	return out;
 }
 
 int tx_db_exec_script(struct tx_db *db, const char *sql)

@@ -26,6 +26,7 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+struct tx_arena;
 struct tx_ctx;
 
 struct tx_stmt {
@@ -60,6 +61,13 @@ void tx_db_rollback(struct tx_ctx *ctx);
 const char *tx_db_sqlstate(const struct tx_db *db);
 /* The constraint name of the last failure ("" if none). */
 const char *tx_db_constraint(const struct tx_db *db);
+
+/* Whether s is a uuid in its 36-character text form (any case). */
+bool tx_db_is_uuid(const char *s);
+/* ids[0..n) as a Postgres array literal, "{id,id,...}", for a $n::uuid[]
+ * parameter (set-based statements over a batch). From the arena; NULL if
+ * one of them is not a uuid. */
+char *tx_db_uuid_array(struct tx_arena *a, const char *const *ids, size_t n);
 
 /* Plain SQL for scripts and tests (no parameters): 0 or negative. */
 int tx_db_exec_script(struct tx_db *db, const char *sql);

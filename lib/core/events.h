@@ -33,12 +33,34 @@
  * effect (one Lua script), and returns as above: 0 acks, anything else
  * leaves the entry pending.
  *
+ * Batch mode (optional, Postgres listeners only): a listener that also
+ * has handle_batch gets its events in batches of up to TX_CONSUMER_BATCH
+ * (consumer.h), to apply with set-based SQL in one transaction and one
+ * WAL flush instead of one each. The runtime opens the transaction and
+ * records every id of the batch in processed_events in one statement;
+ * duplicates (redelivered, or already applied by another consumer) are
+ * left out and acked. handle_batch(ctx, evs, n, ok, ...) then applies
+ * evs[0..n), which have distinct ids, and returns:
+ *   0              commit. ok[i] (true on entry) set to false for an
+ *                  event it did not apply, and for which it made no
+ *                  effect at all (an order that does not exist): the
+ *                  runtime forgets that event's id before committing and
+ *                  then gives it to handle, alone, so that it gets its
+ *                  own retries, error and dead letter.
+ *   anything else  the whole batch is rolled back and each event goes
+ *                  through handle in a transaction of its own, so one
+ *                  poison event never holds up the others.
+ * Either way handle stays the reference: for every event, the batch's
+ * effect must be what handle would have done (one order:cancelled per
+ * cancelled order, no effect for a duplicate).
+ *
  * Every handler may use ctx->redis, the consumer's own connection (keys
  * with REDIS_PREFIX: tx_redis_key). Leave no pipelined replies unread.
  */
 #ifndef TX_EVENTS_H
 #define TX_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct tx_ctx;
@@ -55,6 +77,8 @@ struct tx_event {
 
 typedef int tx_listener_fn(struct tx_ctx *ctx, const struct tx_event *ev,
 			   char *err, size_t errlen);
+typedef int tx_batch_fn(struct tx_ctx *ctx, const struct tx_event *evs,
+			size_t n, bool *ok, char *err, size_t errlen);
 
 struct tx_listener {
 	const char *subject; /* "order:created" */
@@ -62,6 +86,7 @@ struct tx_listener {
 	const char *schema;  /* "tickets": processed_events and DB URL;
 			      * NULL: Redis only (see above) */
 	tx_listener_fn *handle;
+	tx_batch_fn *handle_batch; /* NULL: one event per transaction */
 };
 
 #endif

@@ -82,7 +82,7 @@ static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 }
 
 const struct tx_listener expiration_listeners[] = {
-	{ "order:created", "expiration-service", NULL, on_order_created },
+	{ "order:created", "expiration-service", NULL, on_order_created, NULL },
 };
 const size_t expiration_nlisteners =
 	sizeof(expiration_listeners) / sizeof(expiration_listeners[0]);

@@ -2,6 +2,9 @@
  * the tickets replica (applied strictly in version order), expiry, and
  * payment. */
 #include "orders/orders.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/event.h"
@@ -9,6 +12,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 
 TX_STMT(SQL_REPLICA_INSERT, 4,
 	"INSERT INTO orders.tickets (id, title, price_cents, version) "
@@ -20,14 +24,46 @@ TX_STMT(SQL_REPLICA_UPDATE, 4,
 	"version = $4 WHERE id = $1 AND version = $4::integer - 1 RETURNING 1) "
 	"SELECT (SELECT count(*) FROM u), "
 	"(SELECT version FROM orders.tickets WHERE id = $1)");
-TX_STMT(SQL_ORDER_EXPIRE, 1,
-	"WITH o AS (UPDATE orders.orders SET status = 'cancelled', "
-	"version = version + 1 WHERE id = $1 "
-	"AND status IN ('created', 'awaiting:payment') RETURNING *), "
-	"e AS (INSERT INTO orders.outbox (subject, data) SELECT 'order:cancelled', "
-	"json_build_object('id', o.id, 'version', o.version, "
-	"'ticket', json_build_object('id', o.ticket_id)) FROM o) "
-	"SELECT EXISTS (SELECT 1 FROM orders.orders WHERE id = $1)");
+/* The batch form of SQL_REPLICA_UPDATE: $1 a JSON array of {id, title,
+ * cents, version}. l locks the tickets in id order and reads their
+ * version as it is now; each event that is the next version is applied
+ * (one per ticket: the next of the one after is then early). The answer:
+ * the (1-based) positions of the events that are early, or whose ticket
+ * has not arrived, to be retried alone; the others are applied or stale
+ * duplicates. */
+TX_STMT(SQL_REPLICA_UPDATE_MANY, 1,
+	"WITH c AS (SELECT i, (j->>'id')::uuid AS id, j->>'title' AS title, "
+	"(j->>'cents')::bigint AS cents, (j->>'version')::integer AS version "
+	"FROM json_array_elements($1::json) WITH ORDINALITY AS e (j, i)), "
+	"l AS (SELECT id, version FROM orders.tickets WHERE id IN (SELECT id FROM c) "
+	"ORDER BY id FOR UPDATE), "
+	"u AS (UPDATE orders.tickets t SET title = c.title, price_cents = c.cents, "
+	"version = c.version FROM l JOIN c ON c.id = l.id AND c.version = l.version + 1 "
+	"WHERE t.id = l.id RETURNING t.id) "
+	"SELECT c.i FROM c LEFT JOIN l ON l.id = c.id "
+	"WHERE l.version IS NULL OR l.version + 1 < c.version");
+
+/* Expire the orders $1 (a uuid[]), single or a batch: cancel each one
+ * still created or awaiting payment, with its order:cancelled event; the
+ * answer is the ids that match no order. l locks the orders in id order
+ * (two batches that share one wait for each other rather than deadlock)
+ * and, having waited, reads their status as it is now; the UPDATE goes
+ * by that, which the lock keeps true. (A status test on the UPDATE's own
+ * rows would let stale statistics, "no created orders", drive a nested
+ * loop over every created order: seconds per batch.) The event's
+ * created_at is when the order was cancelled, not when the (longer)
+ * batch transaction began. */
+TX_STMT(SQL_ORDERS_EXPIRE, 1,
+	"WITH l AS (SELECT id, status FROM orders.orders WHERE id = ANY($1::uuid[]) "
+	"ORDER BY id FOR UPDATE), "
+	"o AS (UPDATE orders.orders o SET status = 'cancelled', "
+	"version = o.version + 1 FROM l WHERE o.id = l.id "
+	"AND l.status IN ('created', 'awaiting:payment') RETURNING o.*), "
+	"e AS (INSERT INTO orders.outbox (subject, data, created_at) "
+	"SELECT 'order:cancelled', json_build_object('id', o.id, "
+	"'version', o.version, 'ticket', json_build_object('id', o.ticket_id)), "
+	"clock_timestamp() FROM o) "
+	"SELECT unnest($1::uuid[]) EXCEPT SELECT id FROM l");
 TX_STMT(SQL_ORDER_COMPLETE, 1,
 	"WITH o AS (UPDATE orders.orders SET status = 'complete', "
 	"version = version + 1 WHERE id = $1 "
@@ -91,6 +127,54 @@ static int on_ticket_updated(struct tx_ctx *ctx, const struct tx_event *ev,
 	return TX_EV_RETRY;
 }
 
+/* One ticket event as an element of SQL_REPLICA_UPDATE_MANY's array;
+ * false (nothing added) when it is malformed. */
+static bool ticket_json(struct tx_ctx *ctx, const struct tx_event *ev,
+			struct tx_buf *b)
+{
+	const char *v[4];
+	char cents[24];
+	long version;
+	if (ticket_fields(ctx, ev, v, cents, sizeof(cents)) < 0 ||
+	    !tx_db_is_uuid(v[0]) || tx_parse_long(v[3], 0, 2147483647L, &version) < 0)
+		return false;
+	tx_buf_addf(b, "%s{\"id\":\"%s\",\"cents\":%s,\"version\":%ld,\"title\":\"",
+		    b->len > 1 ? "," : "", v[0], cents, version);
+	tx_buf_add_json_str(b, v[1]);
+	tx_buf_addlit(b, "\"}");
+	return true;
+}
+
+/* The same for a batch, in one statement. Malformed events, early ones
+ * and those whose ticket has not arrived are refused, with no effect, and
+ * go through on_ticket_updated alone (a failure or a retry, as above). */
+static int on_ticket_updated_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				   size_t n, bool *ok, char *err, size_t errlen)
+{
+	struct tx_buf b = TX_BUF_INIT(0);
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
+	tx_buf_addch(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = ticket_json(ctx, &evs[i], &b);
+		if (ok[i])
+			pos[k++] = i;
+	}
+	tx_buf_addch(&b, ']');
+	PGresult *r;
+	int rc = b.toobig ? -TX_E_INTERNAL
+			  : k ? tx_db_exec(ctx, &SQL_REPLICA_UPDATE_MANY,
+					  (const char *const[]){ b.buf }, &r) : 0;
+	tx_buf_release(&b);
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, "replica update");
+	for (int m = 0; k && m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
+	}
+	return 0;
+}
+
 /* Run an order statement that answers "does the order exist?". */
 static int order_step(struct tx_ctx *ctx, const struct tx_stmt *st,
 		      const char *order, char *err, size_t errlen)
@@ -106,14 +190,28 @@ static int order_step(struct tx_ctx *ctx, const struct tx_stmt *st,
 	return 0;
 }
 
+/* Expire ids[0..n) (uuids) in one statement; *missing gets the result
+ * whose rows are the ids that match no order. */
+static int expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n,
+		       PGresult **missing)
+{
+	const char *arr = tx_db_uuid_array(ctx->arena, ids, n);
+	if (!arr) {
+		snprintf(ctx->db_error, sizeof(ctx->db_error), "not a uuid");
+		return -TX_E_BAD_REQUEST;
+	}
+	return tx_db_exec(ctx, &SQL_ORDERS_EXPIRE, (const char *const[]){ arr },
+			  missing);
+}
+
 /* The expiry path, shared with the sweeper (orders.h). */
 int orders_expire(struct tx_ctx *ctx, const char *id)
 {
 	PGresult *r;
-	int rc = tx_db_exec(ctx, &SQL_ORDER_EXPIRE, (const char *const[]){ id }, &r);
+	int rc = expire_many(ctx, &id, 1, &r);
 	if (rc < 0)
 		return rc;
-	return PQgetvalue(r, 0, 0)[0] == 't' ? 0 : -TX_E_NOT_FOUND;
+	return PQntuples(r) == 0 ? 0 : -TX_E_NOT_FOUND;
 }
 
 /* Cancel unless complete or already cancelled (then: no effect, no event). */
@@ -125,8 +223,35 @@ static int on_expiration_complete(struct tx_ctx *ctx, const struct tx_event *ev,
 	if (rc == -TX_E_NOT_FOUND)
 		snprintf(err, errlen, "Order not found");
 	else if (rc < 0)
-		fail(ctx, rc, err, errlen, SQL_ORDER_EXPIRE.name);
+		fail(ctx, rc, err, errlen, SQL_ORDERS_EXPIRE.name);
 	return rc;
+}
+
+/* The same for a batch, in one statement. An event whose order does not
+ * exist (or whose orderId is not a uuid) has no effect here and is
+ * refused: alone, it fails as above and is retried, then dead-lettered. */
+static int on_expiration_complete_batch(struct tx_ctx *ctx,
+					const struct tx_event *evs, size_t n,
+					bool *ok, char *err, size_t errlen)
+{
+	const char **order = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*order));
+	const char **ids = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*ids));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		order[i] = tx_event_str(ctx->arena, &evs[i], NULL, "orderId");
+		ok[i] = tx_db_is_uuid(order[i]);
+		if (ok[i])
+			ids[k++] = order[i];
+	}
+	PGresult *r;
+	int rc = k ? expire_many(ctx, ids, k, &r) : 0;
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, SQL_ORDERS_EXPIRE.name);
+	for (int m = 0; k && m < PQntuples(r); m++)
+		for (size_t i = 0; i < n; i++)
+			if (ok[i] && strcasecmp(order[i], PQgetvalue(r, m, 0)) == 0)
+				ok[i] = false;
+	return 0;
 }
 
 static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
@@ -137,9 +262,11 @@ static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
 }
 
 const struct tx_listener orders_listeners[] = {
-	{ "ticket:created", "orders-service", "orders", on_ticket_created },
-	{ "ticket:updated", "orders-service", "orders", on_ticket_updated },
-	{ "expiration:complete", "orders-service", "orders", on_expiration_complete },
-	{ "payment:created", "orders-service", "orders", on_payment_created },
+	{ "ticket:created", "orders-service", "orders", on_ticket_created, NULL },
+	{ "ticket:updated", "orders-service", "orders", on_ticket_updated,
+	  on_ticket_updated_batch },
+	{ "expiration:complete", "orders-service", "orders", on_expiration_complete,
+	  on_expiration_complete_batch },
+	{ "payment:created", "orders-service", "orders", on_payment_created, NULL },
 };
 const size_t orders_nlisteners = sizeof(orders_listeners) / sizeof(orders_listeners[0]);

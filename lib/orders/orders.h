@@ -55,7 +55,8 @@ extern const struct tx_listener orders_listeners[];
 extern const size_t orders_nlisteners;
 /* Expire an order: cancel it (version + 1, order:cancelled in the outbox)
  * unless it is complete or already cancelled, which is no effect and no
- * event. The one path of the expiration:complete listener and the sweeper.
+ * event. The path of the expiration:complete listener and the sweeper; the
+ * listener's batch mode runs the same statement over many orders at once.
  * 0, -TX_E_NOT_FOUND (no such order), or another -TX_E_... */
 int orders_expire(struct tx_ctx *ctx, const char *id);
 

@@ -17,6 +17,8 @@
  * a snapshot taken after the wait).
  */
 #include "payments/payments.h"
+#include "core/arena.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
@@ -42,6 +44,28 @@ TX_STMT(SQL_PAYMENT_TO_REFUND, 1,
 TX_STMT(SQL_PAYMENT_REFUNDED, 2,
 	"UPDATE payments.payments SET refund_id = $2, refunded_at = now() "
 	"WHERE id = $1");
+
+/* The batch form of order:cancelled, in two statements as the single
+ * path: the first locks the batch's replica rows in id order (waiting for
+ * a pay request that holds one), so that the second, with a snapshot
+ * taken after the wait, sees every payment committed meanwhile. $1 the
+ * orders, $2 their versions, pair by pair. The second cancels each order
+ * whose replica is at the version before and that has no payment to
+ * refund, and answers the (1-based) positions of the events to go alone:
+ * a payment to refund, an early version, an order not replicated yet. */
+TX_STMT(SQL_REPLICA_LOCK_MANY, 1,
+	"SELECT id FROM payments.orders WHERE id = ANY($1::uuid[]) ORDER BY id "
+	"FOR UPDATE");
+TX_STMT(SQL_REPLICA_CANCEL_MANY, 2,
+	"WITH c AS (SELECT * FROM unnest($1::uuid[], $2::integer[]) "
+	"WITH ORDINALITY AS c (id, version, i)), "
+	"r AS (SELECT c.i, c.id, c.version, o.version AS have, "
+	"EXISTS (SELECT 1 FROM payments.payments p WHERE p.order_id = c.id "
+	"AND p.refund_id IS NULL) AS paid "
+	"FROM c LEFT JOIN payments.orders o ON o.id = c.id), "
+	"u AS (UPDATE payments.orders o SET status = 'cancelled', version = r.version "
+	"FROM r WHERE o.id = r.id AND r.have = r.version - 1 AND NOT r.paid) "
+	"SELECT i FROM r WHERE paid OR have IS NULL OR have + 1 < version");
 
 static int fail(struct tx_ctx *ctx, int rc, char *err, size_t errlen,
 		const char *what)
@@ -126,9 +150,50 @@ static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
 	return TX_EV_RETRY;
 }
 
+/* The same for a batch. Events that are malformed, early, not
+ * replicated yet or whose order was paid are refused, with no effect, and
+ * go through on_order_cancelled alone (a failure, a retry or a refund). */
+static int on_order_cancelled_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				    size_t n, bool *ok, char *err, size_t errlen)
+{
+	const char **id = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*id));
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
+	struct tx_buf versions = TX_BUF_INIT(0);
+	tx_buf_addch(&versions, '{');
+	for (size_t i = 0; i < n; i++) {
+		long v;
+		const char *order = tx_event_str(ctx->arena, &evs[i], NULL, "id");
+		ok[i] = tx_db_is_uuid(order) &&
+			is_version(tx_event_str(ctx->arena, &evs[i], NULL, "version"), &v) &&
+			v >= 1;
+		if (!ok[i])
+			continue;
+		tx_buf_addf(&versions, "%s%ld", k ? "," : "", v);
+		id[k] = order;
+		pos[k++] = i;
+	}
+	tx_buf_addch(&versions, '}');
+	const char *p[] = { tx_db_uuid_array(ctx->arena, id, k),
+			    tx_arena_strdup(ctx->arena, versions.buf) };
+	tx_buf_release(&versions);
+	PGresult *r;
+	int rc = k ? tx_db_exec(ctx, &SQL_REPLICA_LOCK_MANY, p, NULL) : 0;
+	if (rc == 0 && k)
+		rc = tx_db_exec(ctx, &SQL_REPLICA_CANCEL_MANY, p, &r);
+	if (rc < 0)
+		return fail(ctx, rc, err, errlen, "replica cancel");
+	for (int m = 0; k && m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
+	}
+	return 0;
+}
+
 const struct tx_listener payments_listeners[] = {
-	{ "order:created", "payments-service", "payments", on_order_created },
-	{ "order:cancelled", "payments-service", "payments", on_order_cancelled },
+	{ "order:created", "payments-service", "payments", on_order_created, NULL },
+	{ "order:cancelled", "payments-service", "payments", on_order_cancelled,
+	  on_order_cancelled_batch },
 };
 const size_t payments_nlisteners =
 	sizeof(payments_listeners) / sizeof(payments_listeners[0]);

@@ -1,12 +1,15 @@
 /* listeners.c: the tickets service's listeners (group tickets-service):
  * an order locks its ticket, a cancellation unlocks it, each change bumps
- * the version and publishes ticket:updated through the outbox. */
+ * the version and publishes ticket:updated through the outbox.
+ * Cancellations also come in batches (a mass expiry): one statement. */
 #include "tickets/tickets.h"
+#include "core/arena.h"
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/event.h"
 
 #include <stdio.h>
+#include <strings.h>
 
 /* Both listeners first take the ticket's row lock in a statement of its
  * own: order:created and order:cancelled of one order travel on different
@@ -39,6 +42,26 @@ TX_STMT(SQL_UNLOCK, 2,
 	"c AS (INSERT INTO tickets.order_cancellations (order_id) VALUES ($2) "
 	"ON CONFLICT DO NOTHING) "
 	"SELECT count(*) FROM t");
+
+/* The batch form of the unlock: $1 tickets and $2 the orders cancelled,
+ * pair by pair. l locks the tickets in id order and reads, having waited
+ * for a lock held by order:created, who holds each one now (as the single
+ * path's first statement does); each ticket held by its pair's order is
+ * unlocked with its ticket:updated; every cancellation is remembered. The
+ * answer: the tickets that do not exist (yet). */
+TX_STMT(SQL_UNLOCK_MANY, 2,
+	"WITH l AS (SELECT id, order_id FROM tickets.tickets "
+	"WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE), "
+	"c AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS c (ticket, order_id)), "
+	"t AS (UPDATE tickets.tickets t SET order_id = NULL, version = t.version + 1 "
+	"FROM l JOIN c ON c.ticket = l.id AND c.order_id = l.order_id "
+	"WHERE t.id = l.id RETURNING t.*), "
+	"e AS (INSERT INTO tickets.outbox (subject, data) SELECT 'ticket:updated', "
+	"tickets.ticket_event(id, version, title, price_cents, user_id, order_id) "
+	"FROM t), "
+	"x AS (INSERT INTO tickets.order_cancellations (order_id) "
+	"SELECT DISTINCT order_id FROM c ON CONFLICT DO NOTHING) "
+	"SELECT unnest($1::uuid[]) EXCEPT SELECT id FROM l");
 
 /* 0 with the ticket's row locked, TX_EV_RETRY if it does not exist (yet). */
 static int row_lock(struct tx_ctx *ctx, const char *ticket, char *err, size_t errlen)
@@ -91,8 +114,46 @@ static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
 	return rc;
 }
 
+/* The same for a batch, in one statement. An event whose ticket does not
+ * exist yet (or whose ids are not uuids) is refused, with no effect, and
+ * goes through on_order_cancelled alone: a retry, as above. */
+static int on_order_cancelled_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				    size_t n, bool *ok, char *err, size_t errlen)
+{
+	const char **ticket = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*ticket));
+	const char **order = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*order));
+	const char **tk = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*tk));
+	const char **od = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*od));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		ticket[i] = tx_event_str(ctx->arena, &evs[i], "ticket", "id");
+		order[i] = tx_event_str(ctx->arena, &evs[i], NULL, "id");
+		ok[i] = tx_db_is_uuid(ticket[i]) && tx_db_is_uuid(order[i]);
+		if (ok[i]) {
+			tk[k] = ticket[i];
+			od[k++] = order[i];
+		}
+	}
+	if (k == 0)
+		return 0;
+	PGresult *r;
+	const char *p[] = { tx_db_uuid_array(ctx->arena, tk, k),
+			    tx_db_uuid_array(ctx->arena, od, k) };
+	int rc = tx_db_exec(ctx, &SQL_UNLOCK_MANY, p, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "unlock: %s", ctx->db_error);
+		return rc;
+	}
+	for (int m = 0; m < PQntuples(r); m++)
+		for (size_t i = 0; i < n; i++)
+			if (ok[i] && strcasecmp(ticket[i], PQgetvalue(r, m, 0)) == 0)
+				ok[i] = false;
+	return 0;
+}
+
 const struct tx_listener tickets_listeners[] = {
-	{ "order:created", "tickets-service", "tickets", on_order_created },
-	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled },
+	{ "order:created", "tickets-service", "tickets", on_order_created, NULL },
+	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled,
+	  on_order_cancelled_batch },
 };
 const size_t tickets_nlisteners = sizeof(tickets_listeners) / sizeof(tickets_listeners[0]);

@@ -26,7 +26,7 @@ static char schema[64], prefix[64], effect_sql[256];
 static struct tx_stmt st_effect;
 static PGconn *pg;
 static struct tx_redis *rd; /* no prefix: tests name whole keys */
-static atomic_int calls;
+static atomic_int calls, batch_calls;
 static int seq;
 
 static void exec_ok(const char *sql)
@@ -81,6 +81,7 @@ static void setup(void)
 	rd = tx_redis_new(ru, "", 5000, err, sizeof(err));
 	ck_assert_msg(rd && tx_redis_connect(rd) == 0, "redis: %s", err);
 	atomic_store(&calls, 0);
+	atomic_store(&batch_calls, 0);
 }
 
 static redisReply *rcmd(int argc, const char **argv)
@@ -155,7 +156,7 @@ static int handler(struct tx_ctx *ctx, const struct tx_event *ev, char *err,
 {
 	int n = atomic_fetch_add(&calls, 1) + 1;
 	const char *mode = tx_json_field_str(ctx->arena, ev->json, "mode", NULL);
-	if (strcmp(mode, "fail") == 0) {
+	if (strcmp(mode, "fail") == 0 || strcmp(mode, "poison") == 0) {
 		snprintf(err, errlen, "boom %d", n);
 		return -TX_E_INTERNAL;
 	}
@@ -168,13 +169,54 @@ static int handler(struct tx_ctx *ctx, const struct tx_event *ev, char *err,
 	return 0;
 }
 
+/* Batch mode: one set-based INSERT for the batch. Mode "fail" is refused
+ * (no effect; it fails again alone), "poison" breaks the statement and
+ * so the whole batch (it fails alone too). */
+static char effects_sql[256];
+static struct tx_stmt st_effects;
+
+static int batch_handler(struct tx_ctx *ctx, const struct tx_event *evs, size_t n,
+			 bool *ok, char *err, size_t errlen)
+{
+	const char **ids = tx_arena_alloc(ctx->arena, n * sizeof(*ids));
+	size_t k = 0;
+	bool poison = false;
+	atomic_fetch_add(&batch_calls, 1);
+	for (size_t i = 0; i < n; i++) {
+		const char *mode = tx_json_field_str(ctx->arena, evs[i].json, "mode", NULL);
+		ok[i] = strcmp(mode, "fail") != 0;
+		poison |= strcmp(mode, "poison") == 0;
+		if (ok[i])
+			ids[k++] = evs[i].id;
+	}
+	const char *arr = poison ? "{poison}" : tx_db_uuid_array(ctx->arena, ids, k);
+	int rc = tx_db_exec(ctx, &st_effects, (const char *const[]){ arr }, NULL);
+	if (rc < 0)
+		snprintf(err, errlen, "batch: %s", ctx->db_error);
+	return rc;
+}
+
 static struct tx_listener listeners[2];
 
 static struct tx_consumer *consumer(void)
 {
 	char err[256];
-	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler };
-	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler };
+	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler, NULL };
+	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler, NULL };
+	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", listeners, 2, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	return c;
+}
+
+/* ev:a in batch mode, ev:b one at a time, in one group. */
+static struct tx_consumer *batch_consumer(void)
+{
+	char err[256];
+	snprintf(effects_sql, sizeof(effects_sql),
+		 "INSERT INTO %s.effects (event_id) SELECT unnest($1::uuid[])", schema);
+	st_effects = (struct tx_stmt){ "effects", effects_sql, 1 };
+	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler, batch_handler };
+	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler, NULL };
 	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", listeners, 2, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	return c;
@@ -449,15 +491,212 @@ START_TEST(bad_listener_tables_rejected)
 {
 	char err[256];
 	struct tx_listener bad[] = {
-		{ "ev:a", "g1", "evtest_x; drop", handler },
+		{ "ev:a", "g1", "evtest_x; drop", handler, NULL },
 	};
 	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", bad, 1, err, sizeof(err)));
 	struct tx_listener mixed[] = {
-		{ "ev:a", "g1", "tickets", handler },
-		{ "ev:b", "g1", "orders", handler },
+		{ "ev:a", "g1", "tickets", handler, NULL },
+		{ "ev:b", "g1", "orders", handler, NULL },
 	};
 	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", mixed, 2, err, sizeof(err)));
 	ck_assert_ptr_null(tx_consumer_new(&cfg, "nobody", mixed, 2, err, sizeof(err)));
+}
+END_TEST
+
+/* ---- batch mode ------------------------------------------------------------------- */
+
+static void record_processed(const char *id)
+{
+	char sql[256];
+	snprintf(sql, sizeof(sql), "INSERT INTO %s.processed_events (event_id, group_name) "
+		 "VALUES ('%s', 'g1')", schema, id);
+	exec_ok(sql);
+}
+
+/* New, already applied elsewhere, and delivered twice in the batch: one
+ * transaction, one effect per event, everything acked. The single stream
+ * of the group goes on one at a time beside it. */
+START_TEST(batch_applies_once_with_duplicates)
+{
+	struct tx_consumer *c = batch_consumer();
+	char a[40], b[40], old[40];
+	add_mode("ok", a, sizeof(a));
+	add_mode("ok", b, sizeof(b));
+	new_uuid(old, sizeof(old));
+	record_processed(old); /* applied by another consumer */
+	add_event("ev:a", old, "{\"mode\":\"ok\"}", NULL, 0);
+	add_event("ev:a", a, "{\"mode\":\"ok\"}", NULL, 0); /* the relay sent it twice */
+	add_mode("ok", NULL, 0);
+	add_event("ev:b", NULL, "{\"mode\":\"ok\"}", NULL, 0); /* malformed: no id */
+	char single[40];
+	new_uuid(single, sizeof(single));
+	add_event("ev:b", single, "{\"mode\":\"ok\"}", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 4, 3000);
+	const struct tx_consumer_stats *st = tx_consumer_stats(c);
+	ck_assert_int_eq(st->applied, 4); /* a, b, the third, and the single */
+	ck_assert_int_eq(st->duplicates, 2);
+	ck_assert_int_eq(st->dead, 1);
+	ck_assert_int_eq(st->batches, 1);
+	ck_assert_int_eq(atomic_load(&batch_calls), 1);
+	ck_assert_int_eq(atomic_load(&calls), 1); /* the single stream's event */
+	ck_assert_int_eq(effects(), 4);
+	ck_assert_int_eq(q_int("SELECT count(DISTINCT event_id) FROM %s.effects", ""), 4);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.effects WHERE event_id = '%s'", old), 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.processed_events", ""), 5);
+	ck_assert_int_eq(pending("ev:a") + pending("ev:b"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+/* Dead letters and pending entries of ev:a. */
+static void assert_dead_letter(const char *id, const char *error)
+{
+	redisReply *r = dead_letters();
+	ck_assert_int_eq(r->elements, 1);
+	ck_assert_str_eq(dl_field(r->element[0], "id"), id);
+	ck_assert_str_eq(dl_field(r->element[0], "error"), error);
+	freeReplyObject(r);
+	ck_assert_int_eq(pending("ev:a"), 0);
+}
+
+/* An entry the batch refuses (no effect) is forgotten by the batch, which
+ * commits the others; alone, it fails, is retried and dead-lettered. */
+START_TEST(batch_refused_entry_fails_alone)
+{
+	struct tx_consumer *c = batch_consumer();
+	char bad[40];
+	add_mode("ok", NULL, 0);
+	add_mode("fail", bad, sizeof(bad));
+	add_mode("ok", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 2, 3000);
+	ck_assert_int_eq(effects(), 2); /* committed before the refused one's retries */
+	ck_assert_int_eq(tx_consumer_stats(c)->fallbacks, 0);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.processed_events "
+			       "WHERE event_id = '%s'", bad), 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->dead == 1, 5000);
+	ck_assert_int_eq(tx_consumer_stats(c)->dead, 1);
+	ck_assert_int_eq(atomic_load(&calls), 3); /* alone, MAX_DELIVERIES times */
+	ck_assert_int_eq(atomic_load(&batch_calls), 1);
+	assert_dead_letter(bad, "boom 3");
+	ck_assert_int_eq(effects(), 2);
+	tx_consumer_free(c);
+}
+END_TEST
+
+/* A poison entry breaks the batch's statement: the batch rolls back and
+ * every entry goes alone; the others commit, the poison is dead-lettered. */
+START_TEST(batch_poison_rolls_back_then_one_by_one)
+{
+	struct tx_consumer *c = batch_consumer();
+	char bad[40];
+	for (int i = 0; i < 3; i++)
+		add_mode("ok", NULL, 0);
+	add_mode("poison", bad, sizeof(bad));
+	add_mode("ok", NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 4, 3000);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 4);
+	ck_assert_int_eq(tx_consumer_stats(c)->fallbacks, 1);
+	ck_assert_int_eq(effects(), 4);
+	ck_assert_int_eq(pending("ev:a"), 1); /* the poison, waiting for its retry */
+	POLL_UNTIL(c, tx_consumer_stats(c)->dead == 1, 5000);
+	ck_assert_int_eq(tx_consumer_stats(c)->dead, 1);
+	ck_assert_int_eq(atomic_load(&batch_calls), 1);
+	ck_assert_int_eq(atomic_load(&calls), 4 + 3);
+	assert_dead_letter(bad, "boom 7");
+	ck_assert_int_eq(effects(), 4);
+	ck_assert_int_eq(q_int("SELECT count(DISTINCT event_id) FROM %s.effects", ""), 4);
+	tx_consumer_free(c);
+}
+END_TEST
+
+/* A full read (TX_CONSUMER_COUNT) is topped up from the stream: one poll,
+ * one transaction of TX_CONSUMER_BATCH events. */
+START_TEST(batch_tops_up_a_full_read)
+{
+	struct tx_consumer *c = batch_consumer();
+	for (int i = 0; i < TX_CONSUMER_BATCH + 10; i++)
+		add_mode("ok", NULL, 0);
+	ck_assert_int_eq(tx_consumer_poll(c, 50), TX_CONSUMER_BATCH);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, TX_CONSUMER_BATCH);
+	ck_assert_int_eq(tx_consumer_stats(c)->batches, 1);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH);
+	ck_assert_int_eq(tx_consumer_poll(c, 50), 10);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH + 10);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
+/* A consumer that died holding a whole batch: one reclaim pass takes a
+ * batch's worth of it back (RECLAIM_COUNT at a time), the next the rest. */
+START_TEST(reclaim_takes_back_a_whole_batch)
+{
+	struct tx_consumer *c = batch_consumer();
+	char k[128];
+	tx_consumer_poll(c, 10); /* creates the group */
+	for (int i = 0; i < TX_CONSUMER_BATCH + 40; i++)
+		add_mode("ok", NULL, 0);
+	key(k, sizeof(k), "ev:a");
+	const char *ghost[] = { "XREADGROUP", "GROUP", "g1", "ghost", "COUNT", "1000",
+				"STREAMS", k, ">" };
+	freeReplyObject(rcmd(9, ghost)); /* ...and it dies */
+	ck_assert_int_eq(pending("ev:a"), TX_CONSUMER_BATCH + 40);
+	usleep((useconds_t)(cfg.ack_wait_ms + 50) * 1000);
+	ck_assert_int_eq(tx_consumer_reclaim(c), 0);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH);
+	ck_assert_int_eq(tx_consumer_reclaim(c), 0);
+	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH + 40);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	ck_assert_int_eq(tx_consumer_stats(c)->claimed, TX_CONSUMER_BATCH + 40);
+	tx_consumer_free(c);
+}
+END_TEST
+
+#define SHARED_EVENTS 1000
+static atomic_bool all_sent;
+
+/* Poll until everything was sent and a poll finds nothing. */
+static void *consume_batches(void *arg)
+{
+	struct tx_consumer *c = arg;
+	int64_t end = tx_now_us() + 20 * 1000000LL;
+	while (tx_now_us() < end)
+		if (tx_consumer_poll(c, 50) == 0 && atomic_load(&all_sent))
+			break;
+	return NULL;
+}
+
+/* Two batch consumers in one group, every event sent twice (as a relay
+ * that crashed after XADD would): each applied once, all acked. */
+START_TEST(two_batch_consumers_share_a_group)
+{
+	struct tx_consumer *a = batch_consumer(), *b = batch_consumer();
+	tx_consumer_poll(a, 10); /* creates the group */
+	atomic_store(&all_sent, false);
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, consume_batches, a);
+	pthread_create(&tb, NULL, consume_batches, b);
+	for (int i = 0; i < SHARED_EVENTS; i++) {
+		char id[40];
+		add_mode("ok", id, sizeof(id));
+		add_event("ev:a", id, "{\"mode\":\"ok\"}", NULL, 0);
+	}
+	atomic_store(&all_sent, true);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	const struct tx_consumer_stats *sa = tx_consumer_stats(a), *sb = tx_consumer_stats(b);
+	ck_assert_int_eq(effects(), SHARED_EVENTS);
+	ck_assert_int_eq(q_int("SELECT count(DISTINCT event_id) FROM %s.effects", ""),
+			 SHARED_EVENTS);
+	ck_assert_int_eq(sa->applied + sb->applied, SHARED_EVENTS);
+	ck_assert_int_ge(sa->duplicates + sb->duplicates, SHARED_EVENTS); /* + reclaimed */
+	ck_assert_int_eq(sa->fallbacks + sb->fallbacks, 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	ck_assert_int_eq(pending("ev:a"), 0);
+	tx_log("info", "two batch consumers: %ld + %ld events in %ld + %ld batches",
+	       sa->applied, sb->applied, sa->batches, sb->batches);
+	tx_consumer_free(a);
+	tx_consumer_free(b);
 }
 END_TEST
 
@@ -477,6 +716,12 @@ Suite *suite_consumer(void)
 	tcase_add_test(tc, trim_keeps_pending_entries);
 	tcase_add_test(tc, group_recreated_after_redis_lost_it);
 	tcase_add_test(tc, bad_listener_tables_rejected);
+	tcase_add_test(tc, batch_applies_once_with_duplicates);
+	tcase_add_test(tc, batch_refused_entry_fails_alone);
+	tcase_add_test(tc, batch_poison_rolls_back_then_one_by_one);
+	tcase_add_test(tc, batch_tops_up_a_full_read);
+	tcase_add_test(tc, reclaim_takes_back_a_whole_batch);
+	tcase_add_test(tc, two_batch_consumers_share_a_group);
 	suite_add_tcase(s, tc);
 	return s;
 }

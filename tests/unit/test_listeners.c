@@ -133,6 +133,32 @@ static int deliver(const struct tx_listener *l, const char *data)
 	return deliver_id(l, NULL, data);
 }
 
+/* Deliver data[0..n) to the listener's batch form as the runtime does
+ * (one transaction, fresh event ids, commit on 0), ok[] its verdicts. */
+static int deliver_batch(const struct tx_listener *l, char *const *data, size_t n,
+			 bool *ok)
+{
+	struct tx_event *evs = tx_arena_alloc(ctx.arena, n * sizeof(*evs));
+	char (*ids)[UUID_LEN] = tx_arena_alloc(ctx.arena, n * UUID_LEN);
+	char err[256] = "";
+	ck_assert_ptr_nonnull(l->handle_batch);
+	for (size_t i = 0; i < n; i++) {
+		new_uuid(ids[i]);
+		evs[i] = (struct tx_event){ l->subject, ids[i], data[i], NULL };
+		ck_assert_int_eq(tx_json_parse_object(ctx.arena, data[i], strlen(data[i]),
+						      &evs[i].json), 0);
+		ok[i] = true;
+	}
+	ck_assert_int_eq(tx_db_begin(&ctx), 0);
+	int rc = l->handle_batch(&ctx, evs, n, ok, err, sizeof(err));
+	if (rc == 0)
+		ck_assert_int_eq(tx_db_commit(&ctx), 0);
+	else
+		tx_db_rollback(&ctx);
+	tx_arena_reset(ctx.arena);
+	return rc;
+}
+
 #define TICKETS(subject) find(tickets_listeners, tickets_nlisteners, (subject))
 #define ORDERS(subject) find(orders_listeners, orders_nlisteners, (subject))
 
@@ -324,6 +350,59 @@ START_TEST(late_order_created_does_not_lock)
 }
 END_TEST
 
+/* order:cancelled in a batch (one transaction), as one by one: a ticket
+ * held by the cancelled order is unlocked with one ticket:updated; one
+ * held by another order is left alone; a cancellation seen before its
+ * order:created is remembered, so that order never locks; a ticket that
+ * has not arrived, or ids that are not uuids, are refused (no effect) to
+ * be retried alone. */
+START_TEST(order_cancelled_batch_unlocks_held_tickets)
+{
+	struct tk held, other, early;
+	char a[UUID_LEN], b[UUID_LEN], c[UUID_LEN], d[UUID_LEN], gone[UUID_LEN];
+	char who[UUID_LEN];
+	make_ticket(&held);
+	make_ticket(&other);
+	make_ticket(&early);
+	new_uuid(a);
+	new_uuid(b);
+	new_uuid(c);
+	new_uuid(d);
+	new_uuid(gone);
+	char *lock_a = order_created_json(a, held.id), *lock_b = order_created_json(b, other.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), lock_a), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), lock_b), 0);
+	char *ev[5] = { order_cancelled_json(a, held.id), order_cancelled_json(c, other.id),
+			order_cancelled_json(d, early.id), order_cancelled_json(a, gone),
+			order_cancelled_json(a, "not-a-uuid") };
+	const bool want_ok[5] = { true, true, true, false, false };
+	bool ok[5];
+	ck_assert_int_eq(deliver_batch(TICKETS("order:cancelled"), ev, 5, ok), 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d: ok=%d", i, ok[i]);
+	ck_assert_int_eq(ticket_state(held.id, who), 2);
+	ck_assert_str_eq(who, "");
+	ck_assert_int_eq(updates_of(held.id), 2);
+	struct json_object *u = last_update(held.id);
+	ck_assert(!json_object_object_get_ex(u, "orderId", NULL));
+	ck_assert_int_eq(jint(u, "version"), 2);
+	json_object_put(u);
+	ck_assert_int_eq(ticket_state(other.id, who), 1);
+	ck_assert_str_eq(who, b);
+	ck_assert_int_eq(updates_of(other.id), 1);
+	char *late = order_created_json(d, early.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), late), 0);
+	ck_assert_int_eq(ticket_state(early.id, who), 0);
+	ck_assert_int_eq(updates_of(early.id), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), ev[3]), TX_EV_RETRY);
+	for (int i = 0; i < 5; i++)
+		free(ev[i]);
+	free(late);
+	free(lock_a);
+	free(lock_b);
+}
+END_TEST
+
 /* Order B's order:created while A still holds the ticket (A's
  * cancellation is on its way): not applied, left for redelivery; once A's
  * cancellation is in, B locks. A duplicate of B's is then a no-op. */
@@ -421,6 +500,44 @@ START_TEST(ticket_updated_applies_next_version)
 	replica_row(id, row, sizeof(row));
 	ck_assert_str_eq(row, "new concert|99900|1");
 	free(data);
+}
+END_TEST
+
+/* ticket:updated in a batch (one transaction): the next version applies
+ * (its title escaped into the statement's JSON intact); a stale one is a
+ * no-op; the one after the next (early), one for a ticket that has not
+ * arrived and a malformed one are refused, with no effect, to be retried
+ * alone, where the early one then applies in turn. */
+START_TEST(ticket_updated_batch_applies_next_versions)
+{
+	char a[UUID_LEN], b[UUID_LEN], gone[UUID_LEN], row[256];
+	new_uuid(a);
+	new_uuid(b);
+	new_uuid(gone);
+	replica_insert(a, "concert", "2000");
+	replica_insert(b, "opera", "3000");
+	PQclear(q("UPDATE orders.tickets SET version = 3 WHERE id = $1", b, NULL, NULL));
+	char *ev[6] = { ticket_event(a, 1, "Rock \\\"n\\\" <roll> caf\\u00e9", "10.5"),
+			ticket_event(a, 2, "later", "11"), ticket_event(b, 3, "stale", "1"),
+			ticket_event(b, 4, "opera night", "30"), ticket_event(gone, 1, "x", "1"),
+			ticket_event(a, 2, "bad price", "-1") };
+	const bool want_ok[6] = { true, false, true, true, false, false };
+	bool ok[6];
+	ck_assert_int_eq(deliver_batch(ORDERS("ticket:updated"), ev, 6, ok), 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d: ok=%d", i, ok[i]);
+	replica_row(a, row, sizeof(row));
+	ck_assert_str_eq(row, "Rock \"n\" <roll> caf\u00e9|1050|1");
+	replica_row(b, row, sizeof(row));
+	ck_assert_str_eq(row, "opera night|3000|4");
+	replica_row(gone, row, sizeof(row));
+	ck_assert_str_eq(row, "");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), ev[1]), 0);
+	replica_row(a, row, sizeof(row));
+	ck_assert_str_eq(row, "later|1100|2");
+	ck_assert_int_eq(deliver(ORDERS("ticket:updated"), ev[4]), TX_EV_RETRY);
+	for (int i = 0; i < 6; i++)
+		free(ev[i]);
 }
 END_TEST
 
@@ -578,6 +695,49 @@ START_TEST(expiration_unknown_order_not_acked)
 }
 END_TEST
 
+/* The expiry listener's batch form, as the runtime calls it (one
+ * transaction): live orders are cancelled once each with their event,
+ * settled ones are left alone, and the events it cannot apply (an order
+ * that does not exist, an orderId that is not a uuid) are refused, with
+ * no effect, to fail alone through the single handler. */
+START_TEST(expiration_batch_cancels_only_live_orders)
+{
+	static const char *const status[] = { "created", "awaiting:payment", "complete",
+					      "cancelled" };
+	char o[4][UUID_LEN], t[4][UUID_LEN], unknown[UUID_LEN], st[64], data[512];
+	for (int i = 0; i < 4; i++)
+		make_order(status[i], o[i], t[i]);
+	new_uuid(unknown);
+	const char *order[7] = { o[0], o[1], o[2], o[3], unknown, "not-a-uuid", o[0] };
+	const bool want_ok[7] = { true, true, true, true, false, false, true };
+	char *json[7];
+	bool ok[7];
+	for (int i = 0; i < 7; i++)
+		json[i] = expiration_json(order[i]);
+	ck_assert_int_eq(deliver_batch(ORDERS("expiration:complete"), json, 7, ok), 0);
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d (%s): ok=%d", i, order[i], ok[i]);
+	const char *want[4] = { "cancelled|1", "cancelled|1", "complete|0", "cancelled|0" };
+	for (int i = 0; i < 4; i++) {
+		order_status(o[i], st, sizeof(st));
+		ck_assert_str_eq(st, want[i]);
+		ck_assert_int_eq(cancels_of(o[i]), i < 2 ? 1 : 0);
+	}
+	q_str(data, sizeof(data), "SELECT data::text FROM orders.outbox WHERE subject = "
+	      "'order:cancelled' AND data->>'id' = $1", o[1], NULL, NULL);
+	struct json_object *p = json_tokener_parse(data), *tk;
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(jint(p, "version"), 1);
+	ck_assert(json_object_object_get_ex(p, "ticket", &tk));
+	ck_assert_str_eq(jstr(tk, "id"), t[1]);
+	json_object_put(p);
+	/* the unknown order fails alone, as before: not acked */
+	ck_assert_int_ne(deliver(ORDERS("expiration:complete"), json[4]), 0);
+	for (int i = 0; i < 7; i++)
+		free(json[i]);
+}
+END_TEST
+
 /* 5.4.6 (no test in the original): payment:created marks it complete. */
 START_TEST(payment_created_completes_order)
 {
@@ -648,6 +808,7 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, order_cancelled_of_other_order_no_effect);
 	tcase_add_test(tc, late_order_created_does_not_lock);
 	tcase_add_test(tc, order_created_waits_for_previous_cancellation);
+	tcase_add_test(tc, order_cancelled_batch_unlocks_held_tickets);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("orders");
@@ -658,9 +819,11 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, ticket_updated_skipped_version_retries);
 	tcase_add_test(tc, ticket_updated_before_created_retries);
 	tcase_add_test(tc, ticket_updated_stale_duplicate_acked);
+	tcase_add_test(tc, ticket_updated_batch_applies_next_versions);
 	tcase_add_test(tc, expiration_cancels_created_order);
 	tcase_add_loop_test(tc, expiration_of_settled_order_no_effect, 0, 2);
 	tcase_add_test(tc, expiration_unknown_order_not_acked);
+	tcase_add_test(tc, expiration_batch_cancels_only_live_orders);
 	tcase_add_test(tc, payment_created_completes_order);
 	tcase_add_test(tc, payment_created_for_cancelled_order);
 	suite_add_tcase(s, tc);

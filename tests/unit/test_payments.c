@@ -438,6 +438,9 @@ TX_STMT(SQL_REPLICA, 1,
 TX_STMT(SQL_PAYMENTS_OF, 1,
 	"SELECT id, provider_charge_id, amount_cents, refund_id "
 	"FROM payments.payments WHERE order_id = $1");
+TX_STMT(SQL_SEED_PAYMENT, 1,
+	"INSERT INTO payments.payments (order_id, provider_charge_id, amount_cents) "
+	"VALUES ($1, 'ch_seeded', 1000)");
 TX_STMT(SQL_EVENTS_OF, 1,
 	"SELECT data::text FROM payments.outbox WHERE subject = 'payment:created' "
 	"AND data->>'orderId' = $1");
@@ -471,6 +474,37 @@ static int listen_(struct tx_ctx *c, const char *subject, const char *data)
 	else
 		tx_db_rollback(c);
 	json_object_put(ev.json);
+	return rc;
+}
+
+/* events[0..n) of subject to the batch form, as the runtime: one
+ * transaction, commit on 0; ok[] gets the verdicts. */
+static int listen_batch(struct tx_ctx *c, const char *subject, char (*data)[256],
+			size_t n, bool *ok)
+{
+	const struct tx_listener *l = NULL;
+	for (size_t i = 0; i < payments_nlisteners; i++)
+		if (strcmp(payments_listeners[i].subject, subject) == 0)
+			l = &payments_listeners[i];
+	ck_assert_ptr_nonnull(l);
+	ck_assert_ptr_nonnull(l->handle_batch);
+	struct tx_event ev[8];
+	char ids[8][37], err[256] = "";
+	ck_assert_uint_le(n, 8);
+	for (size_t i = 0; i < n; i++) {
+		uuid(ids[i]);
+		ev[i] = (struct tx_event){ subject, ids[i], data[i], json_tokener_parse(data[i]) };
+		ck_assert_ptr_nonnull(ev[i].json);
+		ok[i] = true;
+	}
+	ck_assert_int_eq(tx_db_begin(c), 0);
+	int rc = l->handle_batch(c, ev, n, ok, err, sizeof(err));
+	if (rc == 0)
+		ck_assert_msg(tx_db_commit(c) == 0, "commit: %s", c->db_error);
+	else
+		tx_db_rollback(c);
+	for (size_t i = 0; i < n; i++)
+		json_object_put(ev[i].json);
 	return rc;
 }
 
@@ -517,6 +551,51 @@ START_TEST(listener_order_cancelled)
 	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0); /* now in turn */
 	r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), "2");
+}
+END_TEST
+
+static void cancelled_json(char out[256], const char *order, int version)
+{
+	snprintf(out, 256, "{\"id\":\"%s\",\"version\":%d,\"ticket\":{\"id\":\"x\"}}",
+		 order, version);
+}
+
+/* order:cancelled in a batch, as one by one: the next version cancels the
+ * replica; a stale one is a no-op; an early one, one not replicated yet,
+ * a malformed one, and one whose order has a payment to refund are
+ * refused (no effect) and go alone: a retry, a failure, a refund. */
+START_TEST(listener_order_cancelled_batch)
+{
+	char id[5][37], user[37], ev[6][256];
+	bool ok[6];
+	uuid(user);
+	for (int i = 0; i < 5; i++)
+		uuid(id[i]);
+	for (int i = 0; i < 4; i++)
+		seed(id[i], user, "1000", "created", "60");
+	q(ctx, &SQL_SEED_PAYMENT, (const char *const[]){ id[3] });
+	cancelled_json(ev[0], id[0], 1); /* applies */
+	cancelled_json(ev[1], id[1], 2); /* early: v1 has not arrived */
+	cancelled_json(ev[2], id[2], 0); /* malformed: versions start at 1 */
+	cancelled_json(ev[3], id[3], 1); /* paid: refund alone */
+	cancelled_json(ev[4], id[4], 1); /* no replica yet */
+	cancelled_json(ev[5], id[0], 1); /* the first again (a stale duplicate) */
+	const bool want_ok[6] = { true, false, false, false, false, true };
+	ck_assert_int_eq(listen_batch(ctx, "order:cancelled", ev, 6, ok), 0);
+	for (int i = 0; i < 6; i++)
+		ck_assert_msg(ok[i] == want_ok[i], "event %d: ok=%d", i, ok[i]);
+	const char *want[4] = { "cancelled|1", "created|0", "created|0", "created|0" };
+	for (int i = 0; i < 4; i++) {
+		PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id[i] });
+		char got[64];
+		snprintf(got, sizeof(got), "%s|%s", PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1));
+		ck_assert_str_eq(got, want[i]);
+	}
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev[3]), 0); /* refunded alone */
+	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id[3] });
+	ck_assert_msg(strncmp(PQgetvalue(r, 0, 3), "re_", 3) == 0, "refund id '%s'",
+		      PQgetvalue(r, 0, 3));
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev[4]), TX_EV_RETRY);
 }
 END_TEST
 
@@ -791,6 +870,39 @@ START_TEST(settler_skips_order_being_paid)
 }
 END_TEST
 
+/* The same race with the cancellation in a batch: no row lock is held
+ * while the provider works, so the batch cancels at once; the payer then
+ * finds the order cancelled and refunds its charge itself. */
+START_TEST(pay_cancelled_during_charge_batch)
+{
+	char id[37], user[37], ev[1][256];
+	bool ok[1];
+	uuid(id);
+	uuid(user);
+	seed(id, user, "2000", "created", "60");
+	struct pay_arg a = { id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, pay_thread, &a), 0);
+	usleep(400 * 1000); /* the payer waits on the fake */
+	cancelled_json(ev[0], id, 1);
+	ck_assert_int_eq(listen_batch(ctx, "order:cancelled", ev, 1, ok), 0);
+	ck_assert(ok[0]);
+	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
+	pthread_join(t, NULL);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_ptr_nonnull(a.out.refusal);
+	ck_assert_str_eq(a.out.refusal, PAY_MSG_CANCELLED);
+	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
+	r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
+	struct json_object *root, *cs[8], *v;
+	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
+	json_object_put(root);
+}
+END_TEST
+
 /* Concurrent payers of one order through the pay path: one charge. */
 START_TEST(pay_stripe_concurrent_once)
 {
@@ -843,6 +955,7 @@ Suite *suite_payments(void)
 	tcase_add_checked_fixture(tc, db_setup, db_teardown);
 	tcase_add_test(tc, listener_order_created);
 	tcase_add_test(tc, listener_order_cancelled);
+	tcase_add_test(tc, listener_order_cancelled_batch);
 	tcase_add_test(tc, pay_test_provider);
 	tcase_add_test(tc, pay_refusals);
 	suite_add_tcase(s, tc);
@@ -853,6 +966,7 @@ Suite *suite_payments(void)
 	tcase_add_test(tc, pay_stripe_timeout_then_retry);
 	tcase_add_test(tc, pay_stripe_declined);
 	tcase_add_test(tc, pay_cancelled_during_charge_is_refunded);
+	tcase_add_test(tc, pay_cancelled_during_charge_batch);
 	tcase_add_test(tc, pay_stripe_concurrent_once);
 	tcase_add_test(tc, settler_records_orphan_charge);
 	tcase_add_test(tc, settler_refunds_orphan_charge_of_cancelled_order);

@@ -216,7 +216,7 @@ START_TEST(crash_after_xadd_duplicates_and_consumer_applies_once)
 	ck_assert_int_eq(xlen("ev:a"), 2); /* the duplicate */
 
 	char err[256];
-	struct tx_listener ls[] = { { "ev:a", "g1", schema, handler } };
+	struct tx_listener ls[] = { { "ev:a", "g1", schema, handler, NULL } };
 	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", ls, 1, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	for (int i = 0; i < 20 && tx_consumer_stats(c)->duplicates < 1; i++)
