@@ -73,17 +73,19 @@ static void checkout_state(struct tmpl_dict *d, const struct order *o,
 			   const struct tx_config *cfg, int64_t now_ms)
 {
 	long long left_ms = (long long)(o->expires_ms - now_ms);
-	long long left = (left_ms >= 0 ? left_ms + 500 : left_ms - 500) / 1000;
 	if (strcmp(o->status, "complete") == 0) {
 		tmpl_show_section(d, "PAID");
-	} else if (left < 0) {
+	} else if (left_ms <= 0) {
+		/* By the clock, not the rounded seconds: the expiry may cancel
+		 * the order within half a second of expiresAt, and that order
+		 * expired, it was not cancelled by its buyer. */
 		tmpl_show_section(d, "EXPIRED");
 	} else if (strcmp(o->status, "cancelled") == 0) {
 		tmpl_show_section(d, "CANCELLED");
 	} else {
 		struct tmpl_dict *p = tmpl_add_section(d, "PAYABLE");
 		char num[32];
-		snprintf(num, sizeof(num), "%lld", left);
+		snprintf(num, sizeof(num), "%lld", (left_ms + 500) / 1000);
 		tmpl_set(p, "SECONDS", num);
 		snprintf(num, sizeof(num), "%lld", (long long)now_ms);
 		tmpl_set(p, "NOW_MS", num);
