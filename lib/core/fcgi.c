@@ -18,6 +18,7 @@
 #include "config.h"
 #include "db.h"
 #include "errors.h"
+#include "gencache.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
@@ -202,12 +203,14 @@ static void serve_one(struct worker *w, const struct io *io)
 
 /* ---- workers ------------------------------------------------------------ */
 
-static void worker_init(struct worker *w, const struct tx_service *svc, int index)
+static void worker_init(struct worker *w, const struct tx_service *svc, int index,
+			struct tx_gencache *cache)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->ctx.cfg = &config;
 	w->ctx.svc = svc;
+	w->ctx.cache = cache;
 	w->ctx.arena = tx_arena_new(64 << 10);
 	w->ctx.db = tx_db_new(config.database_url);
 	if (svc->needs_redis) {
@@ -303,10 +306,11 @@ static int serve_fcgi(const struct tx_service *svc, int nthreads)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	struct tx_gencache *cache = svc->cache_new ? svc->cache_new(&config) : NULL;
 	struct worker *workers = tx_xcalloc((size_t)nthreads, sizeof(*workers));
 	int started = 0;
 	for (; started < nthreads; started++) {
-		worker_init(&workers[started], svc, started);
+		worker_init(&workers[started], svc, started, cache);
 		if (pthread_create(&workers[started].thread, NULL, worker_main,
 				   &workers[started]) != 0) {
 			worker_release(&workers[started]);
@@ -325,6 +329,7 @@ static int serve_fcgi(const struct tx_service *svc, int nthreads)
 		worker_release(&workers[i]);
 	}
 	free(workers);
+	tx_gencache_free(cache);
 	close(listen_fd);
 	tx_log("info", "stopped");
 	return started > 0 ? 0 : 1;
@@ -354,7 +359,7 @@ static int cgi_write(void *src, const char *buf, int n)
 static int serve_cgi(const struct tx_service *svc)
 {
 	struct worker w;
-	worker_init(&w, svc, 0);
+	worker_init(&w, svc, 0, NULL);
 	struct io io = { cgi_param, cgi_read, cgi_write, NULL };
 	serve_one(&w, &io);
 	fflush(stdout);

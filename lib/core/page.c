@@ -18,7 +18,7 @@ const char *const tx_page_templates[] = {
 	LAYOUT_TPL,   ERRORS_TPL,  "index.tpl",     "signup.tpl",
 	"signin.tpl", "signout.tpl", "not_found.tpl", "error.tpl",
 	"new_ticket.tpl", "show_ticket.tpl", "orders.tpl", "order.tpl",
-	"pay.tpl", "ops.tpl",
+	"pay.tpl", "ops.tpl", "ticket_rows.tpl",
 };
 const size_t tx_page_ntemplates =
 	sizeof(tx_page_templates) / sizeof(tx_page_templates[0]);
