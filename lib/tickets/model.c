@@ -105,8 +105,17 @@ void ticket_json(struct tx_buf *b, const struct ticket *t)
 	tx_price_format(t->price_cents, price, sizeof(price));
 	tx_buf_addlit(b, "{\"title\":\"");
 	tx_buf_add_json_str(b, t->title);
-	tx_buf_addf(b, "\",\"price\":%s,\"userId\":\"%s\"", price, t->user_id);
-	if (t->order_id)
-		tx_buf_addf(b, ",\"orderId\":\"%s\"", t->order_id);
-	tx_buf_addf(b, ",\"version\":%ld,\"id\":\"%s\"}", t->version, t->id);
+	tx_buf_addlit(b, "\",\"price\":");
+	tx_buf_adds(b, price);
+	tx_buf_addlit(b, ",\"userId\":\"");
+	tx_buf_adds(b, t->user_id); /* uuids from Postgres: nothing to escape */
+	if (t->order_id) {
+		tx_buf_addlit(b, "\",\"orderId\":\"");
+		tx_buf_adds(b, t->order_id);
+	}
+	tx_buf_addlit(b, "\",\"version\":");
+	tx_buf_add_int(b, t->version);
+	tx_buf_addlit(b, ",\"id\":\"");
+	tx_buf_adds(b, t->id);
+	tx_buf_addlit(b, "\"}");
 }

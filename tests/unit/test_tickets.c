@@ -44,7 +44,8 @@ START_TEST(price_format)
 		long long cents;
 		const char *text;
 	} t[] = { { 2000, "20" }, { 1050, "10.5" }, { 1, "0.01" },
-		  { 1234, "12.34" }, { 100000000, "1000000" }, { 10, "0.1" } };
+		  { 1234, "12.34" }, { 100000000, "1000000" }, { 10, "0.1" },
+		  { 5, "0.05" }, { 99, "0.99" }, { 0, "0" }, { 1001, "10.01" } };
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char out[32];
 		tx_price_format(t[i].cents, out, sizeof(out));
