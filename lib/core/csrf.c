@@ -30,6 +30,39 @@ bool tx_csrf_seed_ok(const char *seed)
 	return strspn(seed, "0123456789abcdef") == TX_CSRF_HEX - 1;
 }
 
+/* The HMAC state after the key and PREFIX, kept per thread for the last
+ * key used: every page makes a token, and hashing the padded key is a
+ * third of the work. */
+#define KEYED_MAX 512
+static _Thread_local struct {
+	size_t keylen; /* 0: nothing kept */
+	unsigned char key[KEYED_MAX];
+	crypto_auth_hmacsha256_state st;
+} keyed;
+
+static void keyed_init(crypto_auth_hmacsha256_state *st, const char *key,
+		       size_t keylen)
+{
+	crypto_auth_hmacsha256_init(st, (const unsigned char *)key, keylen);
+	crypto_auth_hmacsha256_update(st, (const unsigned char *)PREFIX,
+				      strlen(PREFIX));
+}
+
+static void keyed_state(crypto_auth_hmacsha256_state *st, const char *key,
+			size_t keylen)
+{
+	if (keylen > KEYED_MAX) {
+		keyed_init(st, key, keylen);
+		return;
+	}
+	if (keyed.keylen != keylen || memcmp(keyed.key, key, keylen) != 0) {
+		keyed_init(&keyed.st, key, keylen);
+		memcpy(keyed.key, key, keylen);
+		keyed.keylen = keylen;
+	}
+	*st = keyed.st;
+}
+
 void tx_csrf_token(const char *key, size_t keylen, const char *seed,
 		   char out[TX_CSRF_HEX])
 {
@@ -39,9 +72,7 @@ void tx_csrf_token(const char *key, size_t keylen, const char *seed,
 	out[0] = '\0';
 	if (!key || keylen == 0 || !tx_csrf_seed_ok(seed))
 		return;
-	crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, keylen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)PREFIX,
-				      strlen(PREFIX));
+	keyed_state(&st, key, keylen);
 	crypto_auth_hmacsha256_update(&st, (const unsigned char *)seed,
 				      TX_CSRF_HEX - 1);
 	crypto_auth_hmacsha256_final(&st, mac);

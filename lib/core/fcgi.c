@@ -148,27 +148,61 @@ static const char *reason(int status)
 	}
 }
 
+/* Appends to a bounded header block; false once it no longer fits. */
+struct head {
+	char buf[4096];
+	size_t len;
+	bool full;
+};
+
+static void head_add(struct head *h, const char *s)
+{
+	size_t n = strlen(s);
+	if (h->full || n > sizeof(h->buf) - h->len) {
+		h->full = true;
+		return;
+	}
+	memcpy(h->buf + h->len, s, n);
+	h->len += n;
+}
+
+static void head_num(struct head *h, unsigned long long v)
+{
+	char d[24], *p = d + sizeof(d) - 1;
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	head_add(h, p);
+}
+
 static void write_resp(const struct io *io, const struct tx_resp *r)
 {
-	char head[4096];
+	struct head h = { .len = 0, .full = false };
 	bool nobody = r->status == 204 || r->status == 304;
-	int n = snprintf(head, sizeof(head), "Status: %d %s\r\n", r->status,
-			 reason(r->status));
-	if (!nobody && r->content_type)
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Type: %s\r\n", r->content_type);
-	for (size_t i = 0; i < r->nheaders && n < (int)sizeof(head); i++)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\r\n",
-			      r->headers[i]);
-	if (n < (int)sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Length: %zu\r\n\r\n", nobody ? 0 : r->body.len);
-	if (n >= (int)sizeof(head)) {
+	head_add(&h, "Status: ");
+	head_num(&h, (unsigned)r->status);
+	head_add(&h, " ");
+	head_add(&h, reason(r->status));
+	head_add(&h, "\r\n");
+	if (!nobody && r->content_type) {
+		head_add(&h, "Content-Type: ");
+		head_add(&h, r->content_type);
+		head_add(&h, "\r\n");
+	}
+	for (size_t i = 0; i < r->nheaders; i++) {
+		head_add(&h, r->headers[i]);
+		head_add(&h, "\r\n");
+	}
+	head_add(&h, "Content-Length: ");
+	head_num(&h, nobody ? 0 : r->body.len);
+	head_add(&h, "\r\n\r\n");
+	if (h.full) {
 		static const char fallback[] = "Status: 500 Internal Server Error\r\n\r\n";
 		io->write(io->src, fallback, (int)sizeof(fallback) - 1);
 		return;
 	}
-	io->write(io->src, head, n);
+	io->write(io->src, h.buf, (int)h.len);
 	if (!nobody && r->body.len)
 		io->write(io->src, r->body.buf, (int)r->body.len);
 }
