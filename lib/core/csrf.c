@@ -17,10 +17,30 @@ _Static_assert(TX_CSRF_HEX == 2 * SEED_BYTES + 1, "seed is 32 bytes in hex");
 _Static_assert(TX_CSRF_HEX == 2 * crypto_auth_hmacsha256_BYTES + 1,
 	       "token is one HMAC-SHA256 in hex");
 
+/* Random bytes drawn 64 seeds at a time per thread: randombytes_buf makes
+ * a system call (getrandom) each time, and every first visit needs a
+ * seed. The programs never fork, so no two processes share a pool. */
+#define POOL_SEEDS 64
+static _Thread_local struct {
+	unsigned char bytes[POOL_SEEDS * SEED_BYTES];
+	size_t used; /* 0 when empty, as it starts */
+} pool;
+
+static void pool_take(unsigned char out[SEED_BYTES])
+{
+	if (pool.used == 0) {
+		randombytes_buf(pool.bytes, sizeof(pool.bytes));
+		pool.used = sizeof(pool.bytes);
+	}
+	pool.used -= SEED_BYTES;
+	memcpy(out, pool.bytes + pool.used, SEED_BYTES);
+	sodium_memzero(pool.bytes + pool.used, SEED_BYTES);
+}
+
 void tx_csrf_new_seed(char out[TX_CSRF_HEX])
 {
 	unsigned char b[SEED_BYTES];
-	randombytes_buf(b, sizeof(b));
+	pool_take(b);
 	sodium_bin2hex(out, TX_CSRF_HEX, b, sizeof(b));
 	sodium_memzero(b, sizeof(b));
 }

@@ -4,7 +4,7 @@
  *   prog --socket PATH [--threads N] [--socket-group G]
  *       FastCGI on a unix socket (mode 0660; only nginx's group may
  *       connect), N threads, each with its own arena, response buffer and
- *       Postgres connection. libfcgi's accept is serialised by a mutex.
+ *       Postgres connection, all blocking in accept() on the socket.
  *   prog            (started by a web server as CGI, fd 0 not a socket)
  *       answers exactly one request from the environment and stdin.
  *   prog            (fd 0 is a listening socket, spawn-fcgi style)
@@ -62,7 +62,6 @@ struct worker {
 
 static struct tx_config config;
 static int listen_fd = -1;
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- request in --------------------------------------------------------- */
 
@@ -291,10 +290,11 @@ static void *worker_main(void *arg)
 		return NULL;
 	struct io io = { fcgi_param, fcgi_read, fcgi_write, &rq };
 	for (;;) {
-		pthread_mutex_lock(&accept_lock);
-		int rc = FCGX_Accept_r(&rq);
-		pthread_mutex_unlock(&accept_lock);
-		if (rc < 0)
+		/* No lock around it: on Linux threads may block in accept() on
+		 * one socket together (libfcgi only locks where they may not),
+		 * and the kernel hands each connection to one of them. A mutex
+		 * here cost two futex calls a request. */
+		if (FCGX_Accept_r(&rq) < 0)
 			break;
 		serve_one(w, &io);
 		FCGX_Finish_r(&rq);

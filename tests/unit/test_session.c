@@ -223,6 +223,21 @@ START_TEST(csrf_any_key_length)
 }
 END_TEST
 
+/* Seeds come from a per-thread pool refilled every 64: across refills
+ * they stay well-formed and all different. */
+START_TEST(csrf_seeds_differ)
+{
+	enum { N = 200 };
+	static char seeds[N][TX_CSRF_HEX];
+	for (int i = 0; i < N; i++) {
+		tx_csrf_new_seed(seeds[i]);
+		ck_assert(tx_csrf_seed_ok(seeds[i]));
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(seeds[i], seeds[j]);
+	}
+}
+END_TEST
+
 static const char *const bad_seeds[] = {
 	"",
 	"abc",
@@ -274,6 +289,7 @@ Suite *suite_session(void)
 	tcase_add_test(tc, csrf_tokens);
 	tcase_add_test(tc, csrf_known_vector);
 	tcase_add_test(tc, csrf_any_key_length);
+	tcase_add_test(tc, csrf_seeds_differ);
 	tcase_add_loop_test(tc, csrf_bad_seed, 0, sizeof(bad_seeds) / sizeof(bad_seeds[0]));
 	tcase_add_test(tc, csrf_bad_seed_null);
 	suite_add_tcase(s, tc);
