@@ -213,7 +213,7 @@ extern "C" int tmpl_render(const char *file, const struct tmpl_dict *d,
 	}
 	if (ok && !out->toobig)
 		return 0;
-	if (!out->toobig) { /* nothing of a failed render stays */
+	if (!out->toobig && out->len != start) { /* nothing of a failed render stays */
 		out->len = start;
 		out->buf[start] = '\0';
 	}
