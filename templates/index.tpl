@@ -6,11 +6,6 @@
 <tr><th>Title</th><th>Price</th><th>Link</th></tr>
 </thead>
 <tbody>
-{{#TICKET}}
-<tr><td>{{TITLE}}</td><td>{{PRICE}}</td><td><a href="/tickets/{{ID}}">View</a></td></tr>
-{{/TICKET}}
-{{#NO_TICKETS}}
-<tr><td colspan="3" class="empty">No tickets for sale yet.</td></tr>
-{{/NO_TICKETS}}
-</tbody>
+{{! ROWS is ticket_rows.tpl as rendered (and escaped) there, so it goes in as it is. }}
+{{ROWS:none}}</tbody>
 </table>

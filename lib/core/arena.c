@@ -140,6 +140,26 @@ char *tx_arena_printf(struct tx_arena *a, const char *fmt, ...)
 	return p;
 }
 
+char *tx_arena_join(struct tx_arena *a, ...)
+{
+	va_list ap;
+	size_t n = 0;
+	va_start(ap, a);
+	for (const char *s; (s = va_arg(ap, const char *));)
+		n += strlen(s);
+	va_end(ap);
+	char *out = tx_arena_alloc(a, n + 1), *p = out;
+	va_start(ap, a);
+	for (const char *s; (s = va_arg(ap, const char *));) {
+		size_t len = strlen(s);
+		memcpy(p, s, len);
+		p += len;
+	}
+	va_end(ap);
+	*p = '\0';
+	return out;
+}
+
 void tx_arena_defer(struct tx_arena *a, void (*fn)(void *), void *p)
 {
 	struct cleanup *c = tx_arena_alloc(a, sizeof(*c));

@@ -35,6 +35,9 @@ char *tx_arena_printf(struct tx_arena *a, const char *fmt, ...)
 char *tx_arena_vprintf(struct tx_arena *a, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
 
+/* The concatenation of the strings up to the NULL that ends them: the
+ * cheap tx_arena_printf("%s%s...") of hot paths. */
+char *tx_arena_join(struct tx_arena *a, ...) __attribute__((sentinel));
 /* Register fn(p) to run at the next reset or free. */
 void tx_arena_defer(struct tx_arena *a, void (*fn)(void *), void *p);
 

@@ -73,6 +73,18 @@ int tx_buf_addch(struct tx_buf *b, char c)
 	return tx_buf_add(b, &c, 1);
 }
 
+int tx_buf_add_int(struct tx_buf *b, long long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	return tx_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+
 int tx_buf_vaddf(struct tx_buf *b, const char *fmt, va_list ap)
 {
 	char small[256];

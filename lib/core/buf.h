@@ -39,6 +39,8 @@ int tx_buf_addf(struct tx_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int tx_buf_vaddf(struct tx_buf *b, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
+/* Append v in decimal (what "%lld" prints). */
+int tx_buf_add_int(struct tx_buf *b, long long v);
 /* Append s as the body of a JSON string (no quotes), escaping as RFC 8259. */
 int tx_buf_add_json_str(struct tx_buf *b, const char *s);
 /* Append s with & < > " ' escaped for HTML text and attributes. */

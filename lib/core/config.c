@@ -54,6 +54,10 @@ static const struct num_var num_vars[] = {
 	  offsetof(struct tx_config, stripe_timeout_ms) },
 	{ "PAYMENT_SETTLE_AFTER_MS", 30000, 0, 86400L * 1000,
 	  offsetof(struct tx_config, settle_after_ms) },
+	{ "LIST_CACHE_MAX_AGE_MS", 5000, 0, 3600 * 1000,
+	  offsetof(struct tx_config, list_cache_max_age_ms) },
+	{ "LIST_CACHE_MAX_BYTES", 1 << 20, 0, 64 << 20,
+	  offsetof(struct tx_config, list_cache_max_bytes) },
 };
 
 static int load_numbers(struct tx_config *c, char *err, size_t errlen)

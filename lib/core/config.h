@@ -31,6 +31,8 @@ struct tx_config {
 	long stream_retention_s; /* consumers: trim acked stream entries */
 	long stripe_timeout_ms;  /* payments: total time of one provider call */
 	long settle_after_ms;    /* settler: replay attempts left open longer */
+	long list_cache_max_age_ms; /* tickets: list cache safety net; 0: off */
+	long list_cache_max_bytes;  /* tickets: bigger lists are not cached */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
 };

@@ -102,10 +102,10 @@ char *tx_cookie_format(struct tx_arena *a, const char *name, const char *value,
 	if (!name_ok(name) || (!o->clear && !tx_cookie_value_ok(value)))
 		return NULL;
 	if (o->clear)
-		return tx_arena_printf(a, "%s=" CLEAR_EXPIRES "; httponly%s",
-				       name, o->secure ? "; secure" : "");
-	return tx_arena_printf(a, "%s=%s; path=/%s%s%s", name, value,
-			       o->samesite_lax ? "; samesite=lax" : "",
-			       o->httponly ? "; httponly" : "",
-			       o->secure ? "; secure" : "");
+		return tx_arena_join(a, name, "=" CLEAR_EXPIRES "; httponly",
+				     o->secure ? "; secure" : "", (char *)NULL);
+	return tx_arena_join(a, name, "=", value, "; path=/",
+			     o->samesite_lax ? "; samesite=lax" : "",
+			     o->httponly ? "; httponly" : "",
+			     o->secure ? "; secure" : "", (char *)NULL);
 }

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PREPARED 256
+#define MAX_PREPARED 256 /* names "s0".."s255" */
 #define RECONNECT_INTERVAL_US 1000000
 
 struct tx_db {
@@ -141,19 +141,33 @@ static bool ok_status(PGresult *r)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-static int prepare(struct tx_db *db, const struct tx_stmt *st, char *name,
-		   size_t namelen, char *err, size_t errlen)
+/* "s<i>": the name of the i-th statement prepared on a connection
+ * (i < MAX_PREPARED, so it fits in 8 bytes); by hand, once per query. */
+static void stmt_name(char name[8], size_t i)
+{
+	char d[4], *p = d + sizeof(d);
+	do
+		*--p = (char)('0' + i % 10);
+	while ((i /= 10) != 0);
+	size_t n = (size_t)(d + sizeof(d) - p);
+	name[0] = 's';
+	memcpy(name + 1, p, n);
+	name[n + 1] = '\0';
+}
+
+static int prepare(struct tx_db *db, const struct tx_stmt *st, char name[8],
+		   char *err, size_t errlen)
 {
 	for (size_t i = 0; i < db->nprepared; i++)
 		if (db->prepared[i] == st) {
-			snprintf(name, namelen, "s%zu", i);
+			stmt_name(name, i);
 			return 0;
 		}
 	if (db->nprepared == MAX_PREPARED) {
 		snprintf(err, errlen, "too many prepared statements");
 		return -TX_E_INTERNAL;
 	}
-	snprintf(name, namelen, "s%zu", db->nprepared);
+	stmt_name(name, db->nprepared);
 	PGresult *r = PQprepare(db->conn, name, st->sql, st->nparams, NULL);
 	if (!r || !ok_status(r))
 		return failure(db, r, err, errlen);
@@ -166,10 +180,10 @@ static int exec_once(struct tx_db *db, const struct tx_stmt *st,
 		     const char *const *params, PGresult **out, char *err,
 		     size_t errlen)
 {
-	char name[32];
+	char name[8];
 	int rc = ensure(db, err, errlen);
 	if (rc == 0)
-		rc = prepare(db, st, name, sizeof(name), err, errlen);
+		rc = prepare(db, st, name, err, errlen);
 	if (rc < 0)
 		return rc;
 	PGresult *r = PQexecPrepared(db->conn, name, st->nparams, params, NULL,

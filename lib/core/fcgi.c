@@ -4,7 +4,7 @@
  *   prog --socket PATH [--threads N] [--socket-group G]
  *       FastCGI on a unix socket (mode 0660; only nginx's group may
  *       connect), N threads, each with its own arena, response buffer and
- *       Postgres connection. libfcgi's accept is serialised by a mutex.
+ *       Postgres connection, all blocking in accept() on the socket.
  *   prog            (started by a web server as CGI, fd 0 not a socket)
  *       answers exactly one request from the environment and stdin.
  *   prog            (fd 0 is a listening socket, spawn-fcgi style)
@@ -18,6 +18,7 @@
 #include "config.h"
 #include "db.h"
 #include "errors.h"
+#include "gencache.h"
 #include "http.h"
 #include "log.h"
 #include "mem.h"
@@ -61,7 +62,6 @@ struct worker {
 
 static struct tx_config config;
 static int listen_fd = -1;
-static pthread_mutex_t accept_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- request in --------------------------------------------------------- */
 
@@ -147,27 +147,61 @@ static const char *reason(int status)
 	}
 }
 
+/* Appends to a bounded header block; false once it no longer fits. */
+struct head {
+	char buf[4096];
+	size_t len;
+	bool full;
+};
+
+static void head_add(struct head *h, const char *s)
+{
+	size_t n = strlen(s);
+	if (h->full || n > sizeof(h->buf) - h->len) {
+		h->full = true;
+		return;
+	}
+	memcpy(h->buf + h->len, s, n);
+	h->len += n;
+}
+
+static void head_num(struct head *h, unsigned long long v)
+{
+	char d[24], *p = d + sizeof(d) - 1;
+	*p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	head_add(h, p);
+}
+
 static void write_resp(const struct io *io, const struct tx_resp *r)
 {
-	char head[4096];
+	struct head h = { .len = 0, .full = false };
 	bool nobody = r->status == 204 || r->status == 304;
-	int n = snprintf(head, sizeof(head), "Status: %d %s\r\n", r->status,
-			 reason(r->status));
-	if (!nobody && r->content_type)
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Type: %s\r\n", r->content_type);
-	for (size_t i = 0; i < r->nheaders && n < (int)sizeof(head); i++)
-		n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\r\n",
-			      r->headers[i]);
-	if (n < (int)sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n,
-			      "Content-Length: %zu\r\n\r\n", nobody ? 0 : r->body.len);
-	if (n >= (int)sizeof(head)) {
+	head_add(&h, "Status: ");
+	head_num(&h, (unsigned)r->status);
+	head_add(&h, " ");
+	head_add(&h, reason(r->status));
+	head_add(&h, "\r\n");
+	if (!nobody && r->content_type) {
+		head_add(&h, "Content-Type: ");
+		head_add(&h, r->content_type);
+		head_add(&h, "\r\n");
+	}
+	for (size_t i = 0; i < r->nheaders; i++) {
+		head_add(&h, r->headers[i]);
+		head_add(&h, "\r\n");
+	}
+	head_add(&h, "Content-Length: ");
+	head_num(&h, nobody ? 0 : r->body.len);
+	head_add(&h, "\r\n\r\n");
+	if (h.full) {
 		static const char fallback[] = "Status: 500 Internal Server Error\r\n\r\n";
 		io->write(io->src, fallback, (int)sizeof(fallback) - 1);
 		return;
 	}
-	io->write(io->src, head, n);
+	io->write(io->src, h.buf, (int)h.len);
 	if (!nobody && r->body.len)
 		io->write(io->src, r->body.buf, (int)r->body.len);
 }
@@ -202,12 +236,14 @@ static void serve_one(struct worker *w, const struct io *io)
 
 /* ---- workers ------------------------------------------------------------ */
 
-static void worker_init(struct worker *w, const struct tx_service *svc, int index)
+static void worker_init(struct worker *w, const struct tx_service *svc, int index,
+			struct tx_gencache *cache)
 {
 	memset(w, 0, sizeof(*w));
 	w->index = index;
 	w->ctx.cfg = &config;
 	w->ctx.svc = svc;
+	w->ctx.cache = cache;
 	w->ctx.arena = tx_arena_new(64 << 10);
 	w->ctx.db = tx_db_new(config.database_url);
 	if (svc->needs_redis) {
@@ -254,10 +290,11 @@ static void *worker_main(void *arg)
 		return NULL;
 	struct io io = { fcgi_param, fcgi_read, fcgi_write, &rq };
 	for (;;) {
-		pthread_mutex_lock(&accept_lock);
-		int rc = FCGX_Accept_r(&rq);
-		pthread_mutex_unlock(&accept_lock);
-		if (rc < 0)
+		/* No lock around it: on Linux threads may block in accept() on
+		 * one socket together (libfcgi only locks where they may not),
+		 * and the kernel hands each connection to one of them. A mutex
+		 * here cost two futex calls a request. */
+		if (FCGX_Accept_r(&rq) < 0)
 			break;
 		serve_one(w, &io);
 		FCGX_Finish_r(&rq);
@@ -303,10 +340,11 @@ static int serve_fcgi(const struct tx_service *svc, int nthreads)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	struct tx_gencache *cache = svc->cache_new ? svc->cache_new(&config) : NULL;
 	struct worker *workers = tx_xcalloc((size_t)nthreads, sizeof(*workers));
 	int started = 0;
 	for (; started < nthreads; started++) {
-		worker_init(&workers[started], svc, started);
+		worker_init(&workers[started], svc, started, cache);
 		if (pthread_create(&workers[started].thread, NULL, worker_main,
 				   &workers[started]) != 0) {
 			worker_release(&workers[started]);
@@ -325,6 +363,7 @@ static int serve_fcgi(const struct tx_service *svc, int nthreads)
 		worker_release(&workers[i]);
 	}
 	free(workers);
+	tx_gencache_free(cache);
 	close(listen_fd);
 	tx_log("info", "stopped");
 	return started > 0 ? 0 : 1;
@@ -354,7 +393,7 @@ static int cgi_write(void *src, const char *buf, int n)
 static int serve_cgi(const struct tx_service *svc)
 {
 	struct worker w;
-	worker_init(&w, svc, 0);
+	worker_init(&w, svc, 0, NULL);
 	struct io io = { cgi_param, cgi_read, cgi_write, NULL };
 	serve_one(&w, &io);
 	fflush(stdout);

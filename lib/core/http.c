@@ -107,7 +107,7 @@ int tx_resp_header(struct tx_ctx *ctx, struct tx_resp *r, const char *name,
 	if (r->nheaders == TX_MAX_HEADERS || strpbrk(value, "\r\n"))
 		return -TX_E_INTERNAL;
 	r->headers[r->nheaders++] =
-		tx_arena_printf(ctx->arena, "%s: %s", name, value);
+		tx_arena_join(ctx->arena, name, ": ", value, (char *)NULL);
 	return 0;
 }
 

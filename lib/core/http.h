@@ -22,6 +22,7 @@
 struct tx_arena;
 struct tx_config;
 struct tx_db;
+struct tx_gencache;
 struct tx_redis;
 struct json_object;
 struct tmpl_dict;
@@ -86,6 +87,9 @@ struct tx_ctx {
 	 * Request handlers: a per-thread connection, connected on first use,
 	 * when the service sets needs_redis; NULL otherwise. */
 	struct tx_redis *redis;
+	/* Shared by every thread of a FastCGI program whose service makes one
+	 * (cache_new); NULL otherwise (plain CGI, tests, the worker). */
+	struct tx_gencache *cache;
 };
 
 typedef int tx_handler(const struct tx_req *, struct tx_ctx *, struct tx_resp *);
@@ -114,6 +118,10 @@ struct tx_service {
 	int (*init)(const struct tx_config *cfg);
 	/* Give each thread a Redis connection in ctx->redis (fcgi.c). */
 	bool needs_redis;
+	/* Optional, FastCGI only: the read cache the threads share
+	 * (ctx->cache, gencache.h), made after init and before the threads,
+	 * freed after they have stopped. NULL: no cache. */
+	struct tx_gencache *(*cache_new)(const struct tx_config *cfg);
 };
 
 /* The whole request path: route, enforce flags, run the handler, turn a

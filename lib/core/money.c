@@ -57,11 +57,29 @@ int tx_price_parse(const char *s, int64_t *cents)
 
 void tx_price_format(int64_t cents, char *out, size_t cap)
 {
+	/* By hand: this runs for every price on every page and list. Prices
+	 * are validated positive; anything else goes the slow way. */
 	long long whole = cents / 100, frac = cents % 100;
-	if (frac == 0)
-		snprintf(out, cap, "%lld", whole);
-	else if (frac % 10 == 0)
-		snprintf(out, cap, "%lld.%lld", whole, frac / 10);
-	else
-		snprintf(out, cap, "%lld.%02lld", whole, frac);
+	if (cents < 0 || cap < 32) {
+		if (frac == 0)
+			snprintf(out, cap, "%lld", whole);
+		else if (frac % 10 == 0)
+			snprintf(out, cap, "%lld.%lld", whole, frac / 10);
+		else
+			snprintf(out, cap, "%lld.%02lld", whole, frac);
+		return;
+	}
+	char d[24], *p = d + sizeof(d);
+	do
+		*--p = (char)('0' + whole % 10);
+	while ((whole /= 10) != 0);
+	size_t n = (size_t)(d + sizeof(d) - p);
+	memcpy(out, p, n);
+	if (frac) {
+		out[n++] = '.';
+		out[n++] = (char)('0' + frac / 10);
+		if (frac % 10)
+			out[n++] = (char)('0' + frac % 10);
+	}
+	out[n] = '\0';
 }

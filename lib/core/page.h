@@ -7,11 +7,12 @@
  * (freed with the arena) and returns the body's, where the handler sets its
  * values. The body dictionary already has:
  *   CSRF          the form token (when p->csrf is set)
- *   ERRORS_BOX    an include of errors.tpl ("Ooops...." and the list):
- *                 body templates place it with {{>ERRORS_BOX}}. Its own
- *                 dictionary (include dictionaries inherit nothing) has
- *                 the ERRORS section, shown when p->nerrors > 0, with one
- *                 ERROR row (MESSAGE) per message.
+ *   ERRORS_BOX    when p->nerrors > 0, an include of errors.tpl
+ *                 ("Ooops...." and the list): body templates place it with
+ *                 {{>ERRORS_BOX}}. Its own dictionary (include dictionaries
+ *                 inherit nothing) has the ERRORS section with one ERROR
+ *                 row (MESSAGE) per message. Without errors it expands to
+ *                 nothing.
  */
 #ifndef TX_PAGE_H
 #define TX_PAGE_H

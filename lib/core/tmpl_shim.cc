@@ -177,21 +177,45 @@ extern "C" struct tmpl_dict *tmpl_add_include(struct tmpl_dict *d,
 	}
 }
 
+namespace {
+
+// Expands straight into the tx_buf (no std::string to grow and copy); a
+// full buffer sets toobig there, and the render fails.
+class BufEmitter : public ctemplate::ExpandEmitter {
+public:
+	explicit BufEmitter(struct tx_buf *out) : out_(out) {}
+	void Emit(char c) override { tx_buf_addch(out_, c); }
+	void Emit(const std::string &s) override { tx_buf_add(out_, s.data(), s.size()); }
+	void Emit(const char *s) override { tx_buf_adds(out_, s); }
+	void Emit(const char *s, size_t n) override { tx_buf_add(out_, s, n); }
+
+private:
+	struct tx_buf *out_;
+};
+
+} // namespace
+
 extern "C" int tmpl_render(const char *file, const struct tmpl_dict *d,
 			   struct tx_buf *out)
 {
 	if (!file || !d || !out)
 		return -1;
+	size_t start = out->len;
+	bool ok = false;
 	try {
-		std::string s;
-		if (!ctemplate::ExpandTemplate(file, kStrip, D(d), &s)) {
+		BufEmitter emit(out);
+		ok = ctemplate::ExpandTemplate(file, kStrip, D(d), &emit);
+		if (!ok)
 			fprintf(stderr, "tmpl: cannot expand %s\n", file);
-			return -1;
-		}
-		return tx_buf_add(out, s.data(), s.size()) < 0 ? -1 : 0;
 	} catch (const std::bad_alloc &) {
 		tx_oom(0);
 	} catch (...) {
-		return -1;
 	}
+	if (ok && !out->toobig)
+		return 0;
+	if (!out->toobig && out->len != start) { /* nothing of a failed render stays */
+		out->len = start;
+		out->buf[start] = '\0';
+	}
+	return -1;
 }

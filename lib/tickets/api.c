@@ -54,20 +54,8 @@ int tickets_api_list(const struct tx_req *req, struct tx_ctx *ctx,
 		     struct tx_resp *resp)
 {
 	(void)req;
-	struct ticket *ts;
-	size_t n;
-	int rc = tickets_list(ctx, &ts, &n);
-	if (rc < 0)
-		return rc;
 	tx_resp_json(resp, 200);
-	tx_buf_addch(&resp->body, '[');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			tx_buf_addch(&resp->body, ',');
-		ticket_json(&resp->body, &ts[i]);
-	}
-	tx_buf_addch(&resp->body, ']');
-	return 0;
+	return tickets_list_render(ctx, TICKETS_LIST_JSON, &resp->body);
 }
 
 int tickets_api_show(const struct tx_req *req, struct tx_ctx *ctx,

@@ -5,6 +5,7 @@
 #include "core/arena.h"
 #include "core/db.h"
 #include "core/errors.h"
+#include "core/gencache.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,10 @@ int tickets_create(struct tx_ctx *ctx, const char *title, int64_t cents,
 	PGresult *r;
 	int rc = tx_db_one(ctx, &SQL_TICKET_CREATE,
 			   (const char *const[]){ title, c, user_id }, &r);
-	if (rc == 0)
+	if (rc == 0) {
 		row(r, 0, out);
+		tx_gencache_bump(ctx->cache); /* committed: the list has changed */
+	}
 	return rc;
 }
 
@@ -76,8 +79,10 @@ int tickets_update(struct tx_ctx *ctx, const char *id, long version,
 			   (const char *const[]){ id, title, c, v }, &r);
 	if (rc == -TX_E_NOT_FOUND)
 		return -TX_E_BAD_REQUEST; /* lost the race: the version moved on */
-	if (rc == 0)
+	if (rc == 0) {
 		row(r, 0, out);
+		tx_gencache_bump(ctx->cache); /* committed: the list has changed */
+	}
 	return rc;
 }
 
@@ -100,8 +105,17 @@ void ticket_json(struct tx_buf *b, const struct ticket *t)
 	tx_price_format(t->price_cents, price, sizeof(price));
 	tx_buf_addlit(b, "{\"title\":\"");
 	tx_buf_add_json_str(b, t->title);
-	tx_buf_addf(b, "\",\"price\":%s,\"userId\":\"%s\"", price, t->user_id);
-	if (t->order_id)
-		tx_buf_addf(b, ",\"orderId\":\"%s\"", t->order_id);
-	tx_buf_addf(b, ",\"version\":%ld,\"id\":\"%s\"}", t->version, t->id);
+	tx_buf_addlit(b, "\",\"price\":");
+	tx_buf_adds(b, price);
+	tx_buf_addlit(b, ",\"userId\":\"");
+	tx_buf_adds(b, t->user_id); /* uuids from Postgres: nothing to escape */
+	if (t->order_id) {
+		tx_buf_addlit(b, "\",\"orderId\":\"");
+		tx_buf_adds(b, t->order_id);
+	}
+	tx_buf_addlit(b, "\",\"version\":");
+	tx_buf_add_int(b, t->version);
+	tx_buf_addlit(b, ",\"id\":\"");
+	tx_buf_adds(b, t->id);
+	tx_buf_addlit(b, "\"}");
 }

@@ -10,23 +10,15 @@
 int tickets_page_index(const struct tx_req *req, struct tx_ctx *ctx,
 		       struct tx_resp *resp)
 {
-	struct ticket *ts;
-	size_t n;
-	int rc = tickets_list(ctx, &ts, &n);
-	if (rc < 0)
-		return rc;
-	struct tmpl_dict *d = tx_html_begin(req, ctx, "index.tpl", "Tickets", NULL, 0);
-	for (size_t i = 0; i < n; i++) {
-		char price[32];
-		struct tmpl_dict *row = tmpl_add_section(d, "TICKET");
-		tx_price_format(ts[i].price_cents, price, sizeof(price));
-		tmpl_set(row, "TITLE", ts[i].title);
-		tmpl_set(row, "PRICE", price);
-		tmpl_set(row, "ID", ts[i].id);
+	struct tx_buf rows = TX_BUF_INIT(resp->body.cap);
+	int rc = tickets_list_render(ctx, TICKETS_LIST_HTML, &rows);
+	if (rc == 0) {
+		struct tmpl_dict *d = tx_html_begin(req, ctx, "index.tpl", "Tickets", NULL, 0);
+		tmpl_set(d, "ROWS", rows.buf);
+		rc = tx_html_finish(ctx, resp, 200);
 	}
-	if (n == 0)
-		tmpl_show_section(d, "NO_TICKETS");
-	return tx_html_finish(ctx, resp, 200);
+	tx_buf_release(&rows);
+	return rc;
 }
 
 static int new_form(const struct tx_req *req, struct tx_ctx *ctx,

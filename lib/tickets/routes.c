@@ -18,4 +18,5 @@ const struct tx_service tickets_service = {
 	.env_prefix = "TICKETS",
 	.routes = routes,
 	.nroutes = sizeof(routes) / sizeof(routes[0]),
+	.cache_new = tickets_cache_new,
 };

@@ -19,6 +19,9 @@
 
 extern const struct tx_service tickets_service;
 
+struct tx_config;
+struct tx_gencache;
+
 struct ticket {
 	const char *id;
 	const char *title;
@@ -39,6 +42,20 @@ int tickets_update(struct tx_ctx *ctx, const char *id, long version,
 /* Unreserved tickets in insertion order; *n rows in *out (arena). */
 int tickets_list(struct tx_ctx *ctx, struct ticket **out, size_t *n);
 void ticket_json(struct tx_buf *b, const struct ticket *t);
+
+/* list.c: the unreserved tickets, rendered, through ctx->cache when the
+ * program has one. */
+enum tickets_list_format {
+	TICKETS_LIST_JSON, /* the API's array */
+	TICKETS_LIST_HTML, /* the landing page's rows (ticket_rows.tpl) */
+	TICKETS_LIST__MAX
+};
+/* Append the list in format f to out; 0 or -TX_E_... */
+int tickets_list_render(struct tx_ctx *ctx, enum tickets_list_format f,
+			struct tx_buf *out);
+/* The service's cache_new: the list cache, following ticket:created and
+ * ticket:updated in Redis. */
+struct tx_gencache *tickets_cache_new(const struct tx_config *cfg);
 
 /* Validation shared by the API and the form pages. */
 void tickets_validate(const char *title, const char *price,

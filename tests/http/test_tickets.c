@@ -1032,6 +1032,251 @@ START_TEST(new_ticket_form_needs_csrf)
 }
 END_TEST
 
+/* ---- the list cache (lib/tickets/list.c) ---------------------------------
+ * The tickets program keeps the rendered list and drops it on every
+ * ticket:created / ticket:updated event and on its own writes. The cache's
+ * safety-net age is LIST_CACHE_MAX_AGE_MS (5 s by default): the waits below
+ * stay well under it, so only an invalidation can make them pass. */
+
+static struct tx_redis *test_redis(void)
+{
+	const char *url = getenv("TEST_REDIS_URL"), *prefix = getenv("REDIS_PREFIX");
+	ck_assert_msg(url && *url, "TEST_REDIS_URL must be set (make test sets it)");
+	char err[256];
+	struct tx_redis *rd = tx_redis_new(url, prefix ? prefix : "", 2000, err, sizeof(err));
+	ck_assert_msg(rd != NULL, "%s", err);
+	return rd;
+}
+
+/* Whether the tickets program's cache follower is connected to Redis. */
+static bool follower_connected(struct tx_redis *rd)
+{
+	const char *argv[] = { "CLIENT", "LIST" };
+	redisReply *r = tx_redis_cmd(rd, 2, argv, NULL);
+	bool yes = r && r->type == REDIS_REPLY_STRING && strstr(r->str, " name=follow:");
+	if (r)
+		freeReplyObject(r);
+	return yes;
+}
+
+static void redis_ok(struct tx_redis *rd, int argc, const char **argv)
+{
+	redisReply *r = tx_redis_cmd(rd, argc, argv, NULL);
+	ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "%s %s failed", argv[0], argv[1]);
+	freeReplyObject(r);
+}
+
+static bool wait_follower(struct tx_redis *rd, long ms)
+{
+	for (long t = 0; t < ms; t += 50, ts_sleep_ms(50))
+		if (follower_connected(rd))
+			return true;
+	return false;
+}
+
+static bool listed(const char *id)
+{
+	struct json_object *list = list_tickets();
+	bool yes = list_index(list, id) >= 0;
+	json_object_put(list);
+	return yes;
+}
+
+static bool page_lists(const char *id)
+{
+	struct tc_resp r;
+	tc_get("/", NULL, &r);
+	ck_status(&r, 200);
+	char *link = tc_strf("href=\"/tickets/%s\"", id);
+	bool yes = strstr(r.body, link) != NULL;
+	free(link);
+	tc_resp_release(&r);
+	return yes;
+}
+
+/* Poll both lists until they (do not) show id; whether they came to. */
+static bool lists_become(const char *id, bool shown, long ms)
+{
+	for (long t = 0; t < ms; t += 20, ts_sleep_ms(20))
+		if (listed(id) == shown && page_lists(id) == shown)
+			return true;
+	return false;
+}
+
+START_TEST(list_shows_own_writes_at_once)
+{
+	struct ts_user u;
+	ts_signin(&u);
+	struct tx_redis *rd = test_redis();
+	ck_assert_msg(wait_follower(rd, 5000), "the tickets program follows no stream");
+	char *first = create(&u, "cached concert", 20);
+	ck_assert(listed(first) && page_lists(first)); /* both lists now cached */
+	ck_assert(listed(first) && page_lists(first));
+	/* Hold back every event (the relay's XADD waits; the follower's
+	 * XREAD does not), so that only the write itself can refresh. */
+	redis_ok(rd, 4, (const char *[]){ "CLIENT", "PAUSE", "3000", "WRITE" });
+	char *second = create(&u, "second concert", 30);
+	ck_assert_msg(listed(second), "the JSON list missed the user's own new ticket");
+	ck_assert_msg(page_lists(second), "the page missed the user's own new ticket");
+	struct tc_resp r;
+	char *path = ticket_path(second);
+	put_json(path, "{\"title\":\"renamed concert\",\"price\":35}", u.cookie, &r);
+	ck_status(&r, 200);
+	tc_resp_release(&r);
+	struct json_object *list = list_tickets();
+	long i = list_index(list, second);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(ts_jstr(json_object_array_get_idx(list, i), "title"), "renamed concert");
+	json_object_put(list);
+	tc_get("/", NULL, &r);
+	ck_has(&r, ">renamed concert</td><td>35</td>");
+	tc_resp_release(&r);
+	redis_ok(rd, 2, (const char *[]){ "CLIENT", "UNPAUSE" });
+	tx_redis_free(rd);
+	free(path);
+	free(first);
+	free(second);
+	free(u.cookie);
+}
+END_TEST
+
+/* The worker reserves a ticket when it applies order:created, and
+ * publishes ticket:updated: the list drops the ticket once that event is
+ * out, not after the cache's safety-net age. */
+START_TEST(list_drops_ticket_the_worker_reserved)
+{
+	struct ts_user seller, buyer;
+	ts_signin(&seller);
+	ts_signin(&buyer);
+	char *id = create(&seller, "sold out soon", 40);
+	for (int i = 0; i < 400 && ts_q_long("SELECT count(*) FROM orders.tickets WHERE id = $1",
+					      id, NULL) == 0; i++)
+		ts_sleep_ms(20);
+	ck_assert(listed(id) && page_lists(id)); /* cached, with the ticket */
+	struct tc_resp r;
+	char *body = tc_strf("{\"ticketId\":\"%s\"}", id);
+	tc_post_json("/api/orders", body, buyer.cookie, &r);
+	ck_status(&r, 201);
+	tc_resp_release(&r);
+	for (int i = 0; i < 400 && ts_q_long("SELECT count(*) FROM tickets.tickets "
+					      "WHERE id = $1 AND order_id IS NOT NULL", id, NULL) == 0; i++)
+		ts_sleep_ms(20);
+	ck_assert_msg(ts_q_long("SELECT count(*) FROM tickets.tickets WHERE id = $1 "
+				"AND order_id IS NOT NULL", id, NULL) == 1,
+		      "the worker did not reserve the ticket");
+	ck_assert_msg(lists_become(id, false, 2000),
+		      "the lists still show a ticket reserved by the worker");
+	free(body);
+	free(id);
+	free(seller.cookie);
+	free(buyer.cookie);
+}
+END_TEST
+
+/* CONFIG GET name; the value, malloc'd. */
+static char *redis_config(struct tx_redis *rd, const char *name)
+{
+	const char *argv[] = { "CONFIG", "GET", name };
+	redisReply *r = tx_redis_cmd(rd, 3, argv, NULL);
+	ck_assert_msg(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2,
+		      "CONFIG GET %s", name);
+	char *v = tc_strf("%s", r->element[1]->str);
+	freeReplyObject(r);
+	return v;
+}
+
+/* The command line that starts the stack's Redis again as it runs now;
+ * made before the tests of the case, in the runner's own process, so that
+ * its teardown can bring Redis back even if a test fails with it down. */
+static char *redis_restart;
+
+static void redis_guard_setup(void)
+{
+	struct tx_redis *rd = test_redis();
+	char *port = redis_config(rd, "port"), *dir = redis_config(rd, "dir");
+	char *pid = redis_config(rd, "pidfile"), *log = redis_config(rd, "logfile");
+	redis_restart = tc_strf("redis-server --bind 127.0.0.1 --port '%s' --dir '%s' "
+				"--appendonly yes --appendfsync always --save '' "
+				"--daemonize yes --pidfile '%s' --logfile '%s'",
+				port, dir, pid, log);
+	free(port);
+	free(dir);
+	free(pid);
+	free(log);
+	tx_redis_free(rd);
+}
+
+static bool redis_up(struct tx_redis *rd)
+{
+	const char *ping[] = { "PING" };
+	redisReply *r = tx_redis_cmd(rd, 1, ping, NULL);
+	if (r)
+		freeReplyObject(r);
+	return r != NULL;
+}
+
+static void redis_guard_teardown(void)
+{
+	struct tx_redis *rd = test_redis();
+	if (!redis_up(rd) && system(redis_restart) != 0)
+		fprintf(stderr, "cannot restart redis: %s\n", redis_restart);
+	tx_redis_free(rd);
+	free(redis_restart);
+	redis_restart = NULL;
+}
+
+/* Wait for the ticket's events to be relayed (and so, in a moment, read
+ * by the follower). */
+static void published(const char *id)
+{
+	for (int i = 0; i < 400 && ts_q_long("SELECT count(*) FROM tickets.outbox WHERE "
+					      "data->>'id' = $1 AND published_at IS NULL",
+					      id, NULL) > 0; i++)
+		ts_sleep_ms(20);
+	ts_sleep_ms(200);
+}
+
+/* Stop the stack's Redis (SHUTDOWN: it writes its AOF first). */
+static void stop_redis(struct tx_redis *rd)
+{
+	const char *argv[] = { "SHUTDOWN" };
+	redisReply *r = tx_redis_cmd(rd, 1, argv, NULL);
+	if (r)
+		freeReplyObject(r);
+	for (int i = 0; i < 200 && redis_up(rd); i++)
+		ts_sleep_ms(25);
+	ck_assert_msg(!redis_up(rd), "Redis did not stop");
+}
+
+/* With Redis down no event can tell the cache about a change, so the
+ * lists come from Postgres: a change made straight in the database shows
+ * at once, and so does the user's own new ticket. Redis is then started
+ * again and the follower comes back. */
+START_TEST(list_without_redis_comes_from_postgres)
+{
+	struct ts_user u;
+	ts_signin(&u);
+	struct tx_redis *rd = test_redis();
+	ck_assert_msg(wait_follower(rd, 5000), "the tickets program follows no stream");
+	char *held = create(&u, "held while redis is down", 20);
+	published(held); /* its event will not drop what is cached next */
+	ck_assert(listed(held) && page_lists(held)); /* cached */
+	stop_redis(rd);
+	reserve_in_db(held, NULL); /* no event: Redis is down */
+	ck_assert_msg(lists_become(held, false, 1000),
+		      "with Redis down the lists still show a reserved ticket");
+	char *fresh = create(&u, "sold while redis is down", 25);
+	ck_assert(listed(fresh) && page_lists(fresh));
+	ck_assert_int_eq(system(redis_restart), 0);
+	ck_assert_msg(wait_follower(rd, 10000), "the follower did not come back");
+	ck_assert(!listed(held) && listed(fresh));
+	tx_redis_free(rd);
+	free(held);
+	free(fresh);
+	free(u.cookie);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 Suite *suite_tickets_http(void)
@@ -1082,6 +1327,14 @@ Suite *suite_tickets_http(void)
 	tcase_add_test(tc, new_ticket_form_creates);
 	tcase_add_test(tc, new_ticket_form_errors);
 	tcase_add_test(tc, new_ticket_form_needs_csrf);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("list cache");
+	tcase_add_unchecked_fixture(tc, redis_guard_setup, redis_guard_teardown);
+	tcase_add_checked_fixture(tc, ts_db_setup, ts_db_teardown);
+	tcase_add_test(tc, list_shows_own_writes_at_once);
+	tcase_add_test(tc, list_drops_ticket_the_worker_reserved);
+	tcase_add_test(tc, list_without_redis_comes_from_postgres);
 	suite_add_tcase(s, tc);
 	return s;
 }

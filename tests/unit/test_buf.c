@@ -25,6 +25,12 @@ START_TEST(buf_cap_is_enforced)
 	tx_buf_reset(&b);
 	ck_assert_int_eq(tx_buf_addf(&b, "%d-%s", 42, "x"), 0);
 	ck_assert_str_eq(b.buf, "42-x");
+	tx_buf_reset(&b);
+	ck_assert_int_eq(tx_buf_add_int(&b, -7), 0);
+	ck_assert_int_eq(tx_buf_add_int(&b, 0), 0);
+	ck_assert_int_eq(tx_buf_add_int(&b, 905), 0);
+	ck_assert_str_eq(b.buf, "-70905");
+	ck_assert_int_eq(tx_buf_add_int(&b, -9223372036854775807LL - 1), -1); /* cap 8 */
 	tx_buf_release(&b);
 }
 END_TEST

@@ -197,6 +197,47 @@ START_TEST(csrf_known_vector)
 }
 END_TEST
 
+/* The same HMAC for keys of every length, one after the other (the keyed
+ * state kept per thread must follow the key): shorter than a SHA-256
+ * block, one block, longer (hashed first), and past what is kept. */
+START_TEST(csrf_any_key_length)
+{
+	static const size_t lens[] = { 1, 32, 64, 65, 100, 512, 600, 32 };
+	char key[600], seed[TX_CSRF_HEX], msg[80], want[TX_CSRF_HEX], tok[TX_CSRF_HEX];
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (char)('a' + i % 26);
+	tx_csrf_new_seed(seed);
+	int n = snprintf(msg, sizeof(msg), "csrf:%s", seed);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		crypto_auth_hmacsha256_state st;
+		unsigned char mac[crypto_auth_hmacsha256_BYTES];
+		key[0] = (char)('A' + i); /* a different key each time */
+		crypto_auth_hmacsha256_init(&st, (const unsigned char *)key, lens[i]);
+		crypto_auth_hmacsha256_update(&st, (const unsigned char *)msg, (size_t)n);
+		crypto_auth_hmacsha256_final(&st, mac);
+		sodium_bin2hex(want, sizeof(want), mac, sizeof(mac));
+		tx_csrf_token(key, lens[i], seed, tok);
+		ck_assert_msg(strcmp(tok, want) == 0, "key length %zu", lens[i]);
+		ck_assert(tx_csrf_check(key, lens[i], seed, tok));
+	}
+}
+END_TEST
+
+/* Seeds come from a per-thread pool refilled every 64: across refills
+ * they stay well-formed and all different. */
+START_TEST(csrf_seeds_differ)
+{
+	enum { N = 200 };
+	static char seeds[N][TX_CSRF_HEX];
+	for (int i = 0; i < N; i++) {
+		tx_csrf_new_seed(seeds[i]);
+		ck_assert(tx_csrf_seed_ok(seeds[i]));
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(seeds[i], seeds[j]);
+	}
+}
+END_TEST
+
 static const char *const bad_seeds[] = {
 	"",
 	"abc",
@@ -247,6 +288,8 @@ Suite *suite_session(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, csrf_tokens);
 	tcase_add_test(tc, csrf_known_vector);
+	tcase_add_test(tc, csrf_any_key_length);
+	tcase_add_test(tc, csrf_seeds_differ);
 	tcase_add_loop_test(tc, csrf_bad_seed, 0, sizeof(bad_seeds) / sizeof(bad_seeds[0]));
 	tcase_add_test(tc, csrf_bad_seed_null);
 	suite_add_tcase(s, tc);

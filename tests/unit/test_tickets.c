@@ -10,6 +10,8 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
+#include "core/gencache.h"
+#include "core/tmpl.h"
 #include "tickets/tickets.h"
 
 static const struct {
@@ -44,7 +46,8 @@ START_TEST(price_format)
 		long long cents;
 		const char *text;
 	} t[] = { { 2000, "20" }, { 1050, "10.5" }, { 1, "0.01" },
-		  { 1234, "12.34" }, { 100000000, "1000000" }, { 10, "0.1" } };
+		  { 1234, "12.34" }, { 100000000, "1000000" }, { 10, "0.1" },
+		  { 5, "0.05" }, { 99, "0.99" }, { 0, "0" }, { 1001, "10.01" } };
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		char out[32];
 		tx_price_format(t[i].cents, out, sizeof(out));
@@ -84,6 +87,48 @@ static long outbox_count(const char *ticket_id)
 	ck_assert_int_eq(tx_db_exec(&ctx, &SQL_COUNT, (const char *const[]){ ticket_id }, &r), 0);
 	return strtol(PQgetvalue(r, 0, 0), NULL, 10);
 }
+
+/* The list through the program's cache (lib/tickets/list.c), as if its
+ * follower were connected: served from memory while nothing bumps, so a
+ * change made behind its back does not show; our own write bumps, and the
+ * next request reads the database again. */
+START_TEST(list_cached_until_own_write)
+{
+	TX_STMT(SQL_HOLD, 1, "UPDATE tickets.tickets SET order_id = gen_random_uuid() "
+			     "WHERE id = $1");
+	ck_assert_int_eq(tmpl_set_root("templates"), 0); /* tests run from the root */
+	struct tx_gencache *c = tx_gencache_new(TICKETS_LIST__MAX, 60000, 1 << 20);
+	tx_gencache_set_following(c, true);
+	ctx.cache = c;
+	struct ticket a, b;
+	struct tx_buf json = TX_BUF_INIT(0), html = TX_BUF_INIT(0);
+	ck_assert_int_eq(tickets_create(&ctx, "cached a", 500, user, &a), 0);
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
+	ck_assert_ptr_nonnull(strstr(json.buf, a.id));
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	ck_assert_ptr_nonnull(strstr(html.buf, a.id));
+	ck_assert_int_eq(tx_db_exec(&ctx, &SQL_HOLD, (const char *const[]){ a.id }, NULL), 0);
+	tx_buf_reset(&json);
+	tx_buf_reset(&html);
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	ck_assert_msg(strstr(json.buf, a.id) && strstr(html.buf, a.id),
+		      "the second render did not come from the cache");
+	ck_assert_int_eq(tickets_create(&ctx, "cached b", 700, user, &b), 0);
+	tx_buf_reset(&json);
+	tx_buf_reset(&html);
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
+	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	ck_assert_ptr_nonnull(strstr(json.buf, b.id));
+	ck_assert_ptr_nonnull(strstr(html.buf, b.id));
+	ck_assert_ptr_null(strstr(json.buf, a.id));
+	ck_assert_ptr_null(strstr(html.buf, a.id));
+	ctx.cache = NULL;
+	tx_gencache_free(c);
+	tx_buf_release(&json);
+	tx_buf_release(&html);
+}
+END_TEST
 
 /* Reference 9.3, "implements optimistic concurrency control". */
 START_TEST(occ_stale_update_fails)
@@ -178,6 +223,7 @@ Suite *suite_tickets(void)
 	tcase_add_test(tc, outbox_payloads);
 	tcase_add_test(tc, outbox_atomic_with_rollback);
 	tcase_add_test(tc, malformed_id_is_bad_request);
+	tcase_add_test(tc, list_cached_until_own_write);
 	suite_add_tcase(s, tc);
 	return s;
 }
