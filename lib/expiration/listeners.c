@@ -2,6 +2,7 @@
  * Redis-only): order:created schedules the order at its expiresAt. */
 #include "expiration/expiration.h"
 #include "core/errors.h"
+#include "core/db.h"
 #include "core/event.h"
 #include "core/http.h"
 
@@ -54,25 +55,13 @@ int expiration_parse_iso(const char *s, int64_t *ms)
 	return 0;
 }
 
-static bool is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return true;
-}
-
 static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 			    char *err, size_t errlen)
 {
 	const char *order = tx_event_str(ctx->arena, ev, NULL, "id");
 	const char *at = tx_event_str(ctx->arena, ev, NULL, "expiresAt");
 	int64_t due;
-	if (!is_uuid(order) || expiration_parse_iso(at, &due) < 0) {
+	if (!tx_db_is_uuid(order) || expiration_parse_iso(at, &due) < 0) {
 		snprintf(err, errlen, "malformed order:created (id or expiresAt)");
 		return -TX_E_BAD_REQUEST;
 	}

@@ -723,29 +723,28 @@ static void *pay_thread(void *p)
 	return NULL;
 }
 
-/* The order is cancelled while the provider is charging: no row lock is
- * held during the call, so the cancellation commits at once; the payer
- * then finds the order cancelled, refunds the charge and answers with the
- * contract's refusal. Net: cancelled, charge refunded, no payment. */
-START_TEST(pay_cancelled_during_charge_is_refunded)
+/* A payer whose charge takes 1.2 s at the fake, on a fresh order; the
+ * caller cancels the order while it waits. */
+static void start_slow_payer(char id[37], char user[37], struct pay_arg *a, pthread_t *t)
 {
-	char id[37], user[37], ev[256];
 	uuid(id);
 	uuid(user);
 	seed(id, user, "2000", "created", "60");
-	struct pay_arg a = { id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
-	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, pay_thread, &a), 0);
+	*a = (struct pay_arg){ id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
+	ck_assert_int_eq(pthread_create(t, NULL, pay_thread, a), 0);
 	usleep(400 * 1000); /* the payer waits on the fake */
-	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"x\"}}", id);
-	int64_t t0 = tx_now_us();
-	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
-	ck_assert_msg(tx_now_us() - t0 < 300 * 1000, "the cancellation waited on the payer");
+}
+
+/* The payer found the order cancelled and gave its own charge back:
+ * the contract's refusal, no payment, the attempt settled as refunded
+ * (token cleared), the one charge refunded at the fake. */
+static void assert_payer_refunded(const char *id, pthread_t t, const struct pay_arg *a)
+{
 	pthread_join(t, NULL);
-	ck_assert_int_eq(a.rc, 0);
-	ck_assert_ptr_nonnull(a.out.refusal);
-	ck_assert_str_eq(a.out.refusal, PAY_MSG_CANCELLED);
-	ck_assert_int_eq(a.payment[0], '\0');
+	ck_assert_int_eq(a->rc, 0);
+	ck_assert_ptr_nonnull(a->out.refusal);
+	ck_assert_str_eq(a->out.refusal, PAY_MSG_CANCELLED);
+	ck_assert_int_eq(a->payment[0], '\0');
 	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
@@ -754,11 +753,28 @@ START_TEST(pay_cancelled_during_charge_is_refunded)
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
 	ck_assert_msg(strncmp(PQgetvalue(r, 0, 2), "re_", 3) == 0, "refund id '%s'",
 		      PQgetvalue(r, 0, 2));
-	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t"); /* token cleared */
+	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t");
 	struct json_object *root, *cs[8], *v;
 	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
 	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
 	json_object_put(root);
+}
+
+/* The order is cancelled while the provider is charging: no row lock is
+ * held during the call, so the cancellation commits at once; the payer
+ * then finds the order cancelled, refunds the charge and answers with the
+ * contract's refusal. Net: cancelled, charge refunded, no payment. */
+START_TEST(pay_cancelled_during_charge_is_refunded)
+{
+	char id[37], user[37], ev[256];
+	struct pay_arg a;
+	pthread_t t;
+	start_slow_payer(id, user, &a, &t);
+	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":1,\"ticket\":{\"id\":\"x\"}}", id);
+	int64_t t0 = tx_now_us();
+	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
+	ck_assert_msg(tx_now_us() - t0 < 300 * 1000, "the cancellation waited on the payer");
+	assert_payer_refunded(id, t, &a);
 	/* A redelivered cancellation refunds nothing more. */
 	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), 0);
 }
@@ -877,29 +893,13 @@ START_TEST(pay_cancelled_during_charge_batch)
 {
 	char id[37], user[37], ev[1][256];
 	bool ok[1];
-	uuid(id);
-	uuid(user);
-	seed(id, user, "2000", "created", "60");
-	struct pay_arg a = { id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
+	struct pay_arg a;
 	pthread_t t;
-	ck_assert_int_eq(pthread_create(&t, NULL, pay_thread, &a), 0);
-	usleep(400 * 1000); /* the payer waits on the fake */
+	start_slow_payer(id, user, &a, &t);
 	cancelled_json(ev[0], id, 1);
 	ck_assert_int_eq(listen_batch(ctx, "order:cancelled", ev, 1, ok), 0);
 	ck_assert(ok[0]);
-	PGresult *r = q(ctx, &SQL_REPLICA, (const char *const[]){ id });
-	ck_assert_str_eq(PQgetvalue(r, 0, 0), "cancelled");
-	pthread_join(t, NULL);
-	ck_assert_int_eq(a.rc, 0);
-	ck_assert_ptr_nonnull(a.out.refusal);
-	ck_assert_str_eq(a.out.refusal, PAY_MSG_CANCELLED);
-	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 0);
-	r = q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id });
-	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
-	struct json_object *root, *cs[8], *v;
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
-	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
-	json_object_put(root);
+	assert_payer_refunded(id, t, &a);
 }
 END_TEST
 
