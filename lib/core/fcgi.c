@@ -230,8 +230,13 @@ static void serve_one(struct worker *w, const struct io *io)
 	write_resp(io, &w->resp);
 	tx_log_request(&w->ctx, &req, &w->resp, tx_now_us() - start);
 	tx_arena_reset(w->ctx.arena);
+	/* Don't keep a rare large body or response around: each of the
+	 * THREADS workers would hold its largest one for good (a list of
+	 * thousands of tickets is megabytes). The common sizes stay. */
 	if (w->body.alloc > (size_t)64 << 10)
-		tx_buf_release(&w->body); /* don't keep a rare large body around */
+		tx_buf_release(&w->body);
+	if (w->resp.body.alloc > (size_t)256 << 10)
+		tx_buf_release(&w->resp.body);
 }
 
 /* ---- workers ------------------------------------------------------------ */
