@@ -178,7 +178,7 @@ install: $(PROGS)
 	cp -R static/. $(SHARE)/static/ && chmod -R a+rX,go-w $(SHARE)/static
 	install -m 0644 sql/*.sql $(SHARE)/sql/
 	install -m 0755 scripts/migrate.sh $(SHARE)/scripts/
-	install -m 0644 nginx/ticketing-fastcgi.conf nginx/cgi.conf.in $(SHARE)/nginx/
+	install -m 0644 nginx/ticketing-fastcgi.conf nginx/ticketing-errors.conf nginx/cgi.conf.in $(SHARE)/nginx/
 	$(SUBST) nginx/ticketing.prod.conf >$(SHARE)/nginx/ticketing.prod.conf
 	$(SUBST) deploy/systemd/ticketing.env.example >$(SHARE)/ticketing.env.example
 	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done

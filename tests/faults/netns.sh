@@ -140,6 +140,7 @@ sed -e '/^[[:space:]]*upstream [a-z]* { server unix:/d' \
 	-e "s|listen 127.0.0.1:@PORT@;|listen $LB:8080;|" \
 	-e "s|@RUN@|$T|g" -e "s|@ROOT@|$ROOT|g" -e "s|@LOG@|$T/log|g" \
 	-e "s|@MAX_BODY@|102400|g" -e "s|@USER_LINE@|user www-data;|" \
+	-e "s|@CSP_STRIPE_SCRIPT@||" -e "s|@CSP_STRIPE_MORE@||" \
 	"$ROOT/nginx/nginx.conf.in" >"$T/nginx/nginx.conf"
 # The app hosts take a moment to connect; nginx starts once tickets answers.
 in_ns "$NS_LB" nginx -p "$T/nginx" -c "$T/nginx/nginx.conf" -e "$T/log/nginx-error.log" || exit 1

@@ -1,6 +1,8 @@
 /* test_pages.c: the server-rendered pages through nginx (reference 8, DESIGN.md security). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "client.h"
@@ -379,6 +381,78 @@ START_TEST(unknown_page_is_404_in_layout)
 }
 END_TEST
 
+/* A form post too large for nginx: a page in the site's look, not the
+ * API's JSON (which /api/ paths keep: test_auth.c). */
+START_TEST(oversized_form_post_is_a_page)
+{
+	struct tc_resp r;
+	size_t n = 200 * 1024;
+	char *body = malloc(n + 1);
+	ck_assert_ptr_nonnull(body);
+	memset(body, 'a', n);
+	memcpy(body, "email=", 6);
+	body[n] = '\0';
+	struct tc_opts o = { .content_type = "application/x-www-form-urlencoded",
+			     .body = body, .body_len = n };
+	tc_request("POST", "/auth/signin", &o, &r);
+	ck_status(&r, 413);
+	ck_assert(is_html(&r));
+	ck_has(&r, "<h1>Too much data</h1>");
+	ck_has(&r, ">GitTix</a>");
+	ck_has(&r, "href=\"/static/style.css\"");
+	tc_resp_release(&r);
+	tc_request("POST", "/api/users/signin",
+		   &(struct tc_opts){ .content_type = "application/json", .body = body,
+				      .body_len = n }, &r);
+	ck_status(&r, 413);
+	ck_assert(tc_is_json_type(&r));
+	tc_resp_release(&r);
+	free(body);
+}
+END_TEST
+
+/* A program that does not answer (its socket moved away, so nginx cannot
+ * connect): a page in the site's look on page routes, the contract's JSON
+ * on the API. The socket is put back by the fixture whatever happens. */
+static char *sock_path, *sock_moved;
+
+static void sock_restore(void)
+{
+	if (sock_moved && access(sock_moved, F_OK) == 0)
+		ck_assert_int_eq(rename(sock_moved, sock_path), 0);
+	free(sock_path);
+	free(sock_moved);
+	sock_path = sock_moved = NULL;
+}
+
+START_TEST(program_down_is_a_page)
+{
+	const char *run = getenv("RUN_DIR");
+	ck_assert_msg(run && *run, "RUN_DIR must be set (stack.sh writes it to $DATA/env)");
+	sock_path = tc_strf("%s/orders.sock", run);
+	sock_moved = tc_strf("%s/orders.sock.away", run);
+	ck_assert_int_eq(rename(sock_path, sock_moved), 0);
+	char *cookie = tc_forge_cookie("down@test.com", NULL);
+	struct tc_resp r;
+	tc_get("/orders", cookie, &r);
+	ck_status(&r, 503);
+	ck_assert(is_html(&r));
+	ck_has(&r, "<h1>Service temporarily unavailable</h1>");
+	ck_has(&r, ">GitTix</a>");
+	tc_resp_release(&r);
+	tc_get("/api/orders", cookie, &r);
+	ck_status(&r, 503);
+	ck_assert(tc_is_json_type(&r));
+	ck_assert(tc_json_is(&r, "{\"errors\":[{\"message\":\"Service temporarily unavailable\"}]}"));
+	tc_resp_release(&r);
+	sock_restore();
+	tc_get("/orders", cookie, &r);
+	ck_status(&r, 200);
+	tc_resp_release(&r);
+	free(cookie);
+}
+END_TEST
+
 static const char *const header_pages[] = {
 	"/", "/auth/signup", "/auth/signin", "/auth/signout", "/no/such/page",
 };
@@ -453,8 +527,14 @@ Suite *suite_pages_http(void)
 	tcase_add_test(tc, index_signed_out);
 	tcase_add_test(tc, index_signed_in_header);
 	tcase_add_test(tc, unknown_page_is_404_in_layout);
+	tcase_add_test(tc, oversized_form_post_is_a_page);
 	tcase_add_loop_test(tc, security_headers, 0, N(header_pages));
 	tcase_add_test(tc, static_css);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("program down");
+	tcase_add_checked_fixture(tc, NULL, sock_restore);
+	tcase_add_test(tc, program_down_is_a_page);
 	suite_add_tcase(s, tc);
 	return s;
 }
