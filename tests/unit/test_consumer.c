@@ -1,6 +1,6 @@
 /* test_consumer.c: the consumer runtime against real Postgres and Redis
  * (TEST_DATABASE_URL, TEST_REDIS_URL: the tests fail without them). Each
- * test has its own schema (evtest_c<pid>_<n>) and Redis prefix. */
+ * test has its own schema and Redis prefix (tests/unit/evtest.h). */
 #include "core/arena.h"
 #include "core/config.h"
 #include "core/consumer.h"
@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/redis.h"
+#include "evtest.h"
 
 #include <check.h>
 #include <libpq-fe.h>
@@ -21,29 +22,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct tx_config cfg;
-static char schema[64], prefix[64], effect_sql[256];
-static struct tx_stmt st_effect;
-static PGconn *pg;
-static struct tx_redis *rd; /* no prefix: tests name whole keys */
 static atomic_int calls, batch_calls;
-static int seq;
 
 static void exec_ok(const char *sql)
 {
-	PGresult *r = PQexec(pg, sql);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(pg));
-	PQclear(r);
+	evtest_exec(evt.pg, sql);
 }
 
 static long long q_int(const char *fmt, const char *arg)
 {
 	char sql[512];
-	snprintf(sql, sizeof(sql), fmt, schema, arg);
-	PGresult *r = PQexec(pg, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+	snprintf(sql, sizeof(sql), fmt, evt.schema, arg);
+	PGresult *r = PQexec(evt.pg, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(evt.pg));
 	long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return v;
@@ -51,71 +42,19 @@ static long long q_int(const char *fmt, const char *arg)
 
 static void setup(void)
 {
-	const char *db = getenv("TEST_DATABASE_URL"), *ru = getenv("TEST_REDIS_URL");
-	ck_assert_msg(db && *db, "TEST_DATABASE_URL must be set");
-	ck_assert_msg(ru && *ru, "TEST_REDIS_URL must be set");
-	seq++;
-	snprintf(schema, sizeof(schema), "evtest_c%d_%d", (int)getpid(), seq);
-	snprintf(prefix, sizeof(prefix), "t%d-%d:", (int)getpid(), seq);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.redis_url = ru;
-	cfg.redis_prefix = prefix;
-	snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", db);
-	cfg.ack_wait_ms = 200;
-	cfg.max_deliveries = 3;
-	cfg.outbox_retention_s = 604800;
-	cfg.stream_retention_s = 86400;
-	pg = PQconnectdb(db);
-	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-	char sql[512];
-	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
-		 "DROP SCHEMA IF EXISTS %s CASCADE; "
-		 "SELECT public.tx_create_event_tables('%s', 'postgres'); "
-		 "CREATE TABLE %s.effects (event_id uuid NOT NULL)",
-		 schema, schema, schema);
-	exec_ok(sql);
-	snprintf(effect_sql, sizeof(effect_sql),
-		 "INSERT INTO %s.effects (event_id) VALUES ($1::uuid)", schema);
-	st_effect = (struct tx_stmt){ "effect", effect_sql, 1 };
-	char err[128];
-	rd = tx_redis_new(ru, "", 5000, err, sizeof(err));
-	ck_assert_msg(rd && tx_redis_connect(rd) == 0, "redis: %s", err);
+	evtest_setup('c');
 	atomic_store(&calls, 0);
 	atomic_store(&batch_calls, 0);
 }
 
-static redisReply *rcmd(int argc, const char **argv)
-{
-	redisReply *r = tx_redis_cmd(rd, argc, argv, NULL);
-	ck_assert_msg(r != NULL, "redis: %s", tx_redis_error(rd));
-	return r;
-}
-
 static void teardown(void)
 {
-	char sql[256], pat[80];
-	if (!pg || !rd)
-		return; /* setup failed */
-	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-	PQclear(PQexec(pg, sql));
-	PQfinish(pg);
-	pg = NULL;
-	snprintf(pat, sizeof(pat), "%s*", prefix);
-	const char *keys[] = { "KEYS", pat };
-	redisReply *r = tx_redis_cmd(rd, 2, keys, NULL);
-	for (size_t i = 0; r && i < r->elements; i++) {
-		const char *del[] = { "DEL", r->element[i]->str };
-		freeReplyObject(rcmd(2, del));
-	}
-	if (r)
-		freeReplyObject(r);
-	tx_redis_free(rd);
-	rd = NULL;
+	evtest_teardown();
 }
 
 static void key(char *out, size_t n, const char *name)
 {
-	snprintf(out, n, "%s%s", prefix, name);
+	snprintf(out, n, "%s%s", evt.prefix, name);
 }
 
 /* XADD an event as the relay would; returns the entry id in out. */
@@ -125,7 +64,7 @@ static void add_event(const char *subject, const char *id, const char *data,
 	char k[128];
 	key(k, sizeof(k), subject);
 	const char *argv[] = { "XADD", k, "*", "id", id, "data", data };
-	redisReply *r = rcmd(id ? 7 : 5, id ? argv : (const char *[]){ "XADD", k, "*", "data", data });
+	redisReply *r = evtest_rcmd(id ? 7 : 5, id ? argv : (const char *[]){ "XADD", k, "*", "data", data });
 	ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
 	if (out)
 		snprintf(out, outlen, "%s", r->str);
@@ -134,7 +73,7 @@ static void add_event(const char *subject, const char *id, const char *data,
 
 static void new_uuid(char *out, size_t n)
 {
-	PGresult *r = PQexec(pg, "SELECT gen_random_uuid()");
+	PGresult *r = PQexec(evt.pg, "SELECT gen_random_uuid()");
 	snprintf(out, n, "%s", PQgetvalue(r, 0, 0));
 	PQclear(r);
 }
@@ -161,7 +100,7 @@ static int handler(struct tx_ctx *ctx, const struct tx_event *ev, char *err,
 		return -TX_E_INTERNAL;
 	}
 	const char *p[] = { ev->id };
-	int rc = tx_db_exec(ctx, &st_effect, p, NULL);
+	int rc = tx_db_exec(ctx, &evt.st_effect, p, NULL);
 	if (rc < 0)
 		return rc;
 	if (strcmp(mode, "never") == 0 || (strcmp(mode, "retry") == 0 && n == 1))
@@ -201,9 +140,9 @@ static struct tx_listener listeners[2];
 static struct tx_consumer *consumer(void)
 {
 	char err[256];
-	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler, NULL };
-	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler, NULL };
-	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", listeners, 2, err, sizeof(err));
+	listeners[0] = (struct tx_listener){ "ev:a", "g1", evt.schema, handler, NULL };
+	listeners[1] = (struct tx_listener){ "ev:b", "g1", evt.schema, handler, NULL };
+	struct tx_consumer *c = tx_consumer_new(&evt.cfg, "g1", listeners, 2, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	return c;
 }
@@ -213,11 +152,11 @@ static struct tx_consumer *batch_consumer(void)
 {
 	char err[256];
 	snprintf(effects_sql, sizeof(effects_sql),
-		 "INSERT INTO %s.effects (event_id) SELECT unnest($1::uuid[])", schema);
+		 "INSERT INTO %s.effects (event_id) SELECT unnest($1::uuid[])", evt.schema);
 	st_effects = (struct tx_stmt){ "effects", effects_sql, 1 };
-	listeners[0] = (struct tx_listener){ "ev:a", "g1", schema, handler, batch_handler };
-	listeners[1] = (struct tx_listener){ "ev:b", "g1", schema, handler, NULL };
-	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", listeners, 2, err, sizeof(err));
+	listeners[0] = (struct tx_listener){ "ev:a", "g1", evt.schema, handler, batch_handler };
+	listeners[1] = (struct tx_listener){ "ev:b", "g1", evt.schema, handler, NULL };
+	struct tx_consumer *c = tx_consumer_new(&evt.cfg, "g1", listeners, 2, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	return c;
 }
@@ -239,7 +178,7 @@ static long long pending(const char *subject)
 	char k[128];
 	key(k, sizeof(k), subject);
 	const char *argv[] = { "XPENDING", k, "g1" };
-	redisReply *r = rcmd(3, argv);
+	redisReply *r = evtest_rcmd(3, argv);
 	long long n = r->type == REDIS_REPLY_ARRAY ? r->element[0]->integer : -1;
 	freeReplyObject(r);
 	return n;
@@ -250,7 +189,7 @@ static long long xlen(const char *name)
 	char k[128];
 	key(k, sizeof(k), name);
 	const char *argv[] = { "XLEN", k };
-	redisReply *r = rcmd(2, argv);
+	redisReply *r = evtest_rcmd(2, argv);
 	long long n = r->integer;
 	freeReplyObject(r);
 	return n;
@@ -297,7 +236,7 @@ START_TEST(retry_redelivered_after_ack_wait)
 	ck_assert_int_eq(pending("ev:a"), 1);
 	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 1, 3000);
 	ck_assert_int_eq(tx_consumer_stats(c)->applied, 1);
-	ck_assert_int_ge(tx_now_us() - start, cfg.ack_wait_ms * 1000);
+	ck_assert_int_ge(tx_now_us() - start, evt.cfg.ack_wait_ms * 1000);
 	ck_assert_int_eq(atomic_load(&calls), 2);
 	ck_assert_int_eq(effects(), 1);
 	ck_assert_int_eq(pending("ev:a"), 0);
@@ -320,7 +259,7 @@ static redisReply *dead_letters(void)
 	char k[128];
 	key(k, sizeof(k), "dead-letter");
 	const char *argv[] = { "XRANGE", k, "-", "+" };
-	return rcmd(4, argv);
+	return evtest_rcmd(4, argv);
 }
 
 START_TEST(failing_handler_dead_lettered)
@@ -345,7 +284,7 @@ START_TEST(failing_handler_dead_lettered)
 	ck_assert_int_eq(effects(), 0);
 	key(k, sizeof(k), "event-errors:g1");
 	const char *hlen[] = { "HLEN", k };
-	r = rcmd(2, hlen);
+	r = evtest_rcmd(2, hlen);
 	ck_assert_int_eq(r->integer, 0);
 	freeReplyObject(r);
 	tx_consumer_free(c);
@@ -430,7 +369,7 @@ static bool stream_has(const char *subject, const char *entry)
 	char k[128];
 	key(k, sizeof(k), subject);
 	const char *argv[] = { "XRANGE", k, entry, entry };
-	redisReply *r = rcmd(4, argv);
+	redisReply *r = evtest_rcmd(4, argv);
 	bool has = r->elements == 1;
 	freeReplyObject(r);
 	return has;
@@ -438,8 +377,8 @@ static bool stream_has(const char *subject, const char *entry)
 
 START_TEST(trim_keeps_pending_entries)
 {
-	cfg.stream_retention_s = 0; /* everything is old enough */
-	cfg.max_deliveries = 1000;
+	evt.cfg.stream_retention_s = 0; /* everything is old enough */
+	evt.cfg.max_deliveries = 1000;
 	struct tx_consumer *c = consumer();
 	char entries[5][64], uuid[40], k[128];
 	const char *modes[] = { "ok", "ok", "never", "ok", "ok" };
@@ -451,18 +390,18 @@ START_TEST(trim_keeps_pending_entries)
 	}
 	key(k, sizeof(k), "ev:a");
 	const char *lag[] = { "XGROUP", "CREATE", k, "lagging", "0" };
-	freeReplyObject(rcmd(5, lag));
+	freeReplyObject(evtest_rcmd(5, lag));
 	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 4, 3000);
 	ck_assert_int_eq(pending("ev:a"), 1);
 	ck_assert_int_eq(tx_consumer_trim(c), 0);
 	ck_assert_int_eq(xlen("ev:a"), 5); /* the lagging group needs them all */
 	const char *destroy[] = { "XGROUP", "DESTROY", k, "lagging" };
-	freeReplyObject(rcmd(4, destroy));
+	freeReplyObject(evtest_rcmd(4, destroy));
 	ck_assert_int_eq(tx_consumer_trim(c), 0);
 	ck_assert_int_eq(xlen("ev:a"), 3); /* from the pending entry on */
 	ck_assert(stream_has("ev:a", entries[2]));
 	ck_assert(!stream_has("ev:a", entries[1]));
-	cfg.stream_retention_s = 86400;
+	evt.cfg.stream_retention_s = 86400;
 	ck_assert_int_eq(tx_consumer_trim(c), 0);
 	ck_assert_int_eq(xlen("ev:a"), 3);
 	tx_consumer_free(c);
@@ -477,7 +416,7 @@ START_TEST(group_recreated_after_redis_lost_it)
 	char k[128];
 	key(k, sizeof(k), "ev:a");
 	const char *del[] = { "DEL", k };
-	freeReplyObject(rcmd(2, del)); /* a restart without persistence */
+	freeReplyObject(evtest_rcmd(2, del)); /* a restart without persistence */
 	tx_consumer_poll(c, 10);       /* NOGROUP */
 	add_mode("ok", NULL, 0);
 	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 2, 3000);
@@ -493,13 +432,13 @@ START_TEST(bad_listener_tables_rejected)
 	struct tx_listener bad[] = {
 		{ "ev:a", "g1", "evtest_x; drop", handler, NULL },
 	};
-	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", bad, 1, err, sizeof(err)));
+	ck_assert_ptr_null(tx_consumer_new(&evt.cfg, "g1", bad, 1, err, sizeof(err)));
 	struct tx_listener mixed[] = {
 		{ "ev:a", "g1", "tickets", handler, NULL },
 		{ "ev:b", "g1", "orders", handler, NULL },
 	};
-	ck_assert_ptr_null(tx_consumer_new(&cfg, "g1", mixed, 2, err, sizeof(err)));
-	ck_assert_ptr_null(tx_consumer_new(&cfg, "nobody", mixed, 2, err, sizeof(err)));
+	ck_assert_ptr_null(tx_consumer_new(&evt.cfg, "g1", mixed, 2, err, sizeof(err)));
+	ck_assert_ptr_null(tx_consumer_new(&evt.cfg, "nobody", mixed, 2, err, sizeof(err)));
 }
 END_TEST
 
@@ -509,7 +448,7 @@ static void record_processed(const char *id)
 {
 	char sql[256];
 	snprintf(sql, sizeof(sql), "INSERT INTO %s.processed_events (event_id, group_name) "
-		 "VALUES ('%s', 'g1')", schema, id);
+		 "VALUES ('%s', 'g1')", evt.schema, id);
 	exec_ok(sql);
 }
 
@@ -639,9 +578,9 @@ START_TEST(reclaim_takes_back_a_whole_batch)
 	key(k, sizeof(k), "ev:a");
 	const char *ghost[] = { "XREADGROUP", "GROUP", "g1", "ghost", "COUNT", "1000",
 				"STREAMS", k, ">" };
-	freeReplyObject(rcmd(9, ghost)); /* ...and it dies */
+	freeReplyObject(evtest_rcmd(9, ghost)); /* ...and it dies */
 	ck_assert_int_eq(pending("ev:a"), TX_CONSUMER_BATCH + 40);
-	usleep((useconds_t)(cfg.ack_wait_ms + 50) * 1000);
+	usleep((useconds_t)(evt.cfg.ack_wait_ms + 50) * 1000);
 	ck_assert_int_eq(tx_consumer_reclaim(c), 0);
 	ck_assert_int_eq(effects(), TX_CONSUMER_BATCH);
 	ck_assert_int_eq(tx_consumer_reclaim(c), 0);

@@ -1,7 +1,7 @@
 /* test_relay.c: the outbox relay against real Postgres and Redis
  * (TEST_DATABASE_URL, TEST_REDIS_URL: the tests fail without them). Each
- * test has its own schema (evtest_r<pid>_<n>, through the test-only
- * constructor) and Redis prefix. */
+ * test has its own schema (through the relay's test-only constructor) and
+ * Redis prefix (tests/unit/evtest.h). */
 #include "core/config.h"
 #include "core/consumer.h"
 #include "core/db.h"
@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/redis.h"
 #include "core/relay.h"
+#include "evtest.h"
 
 #include <check.h>
 #include <libpq-fe.h>
@@ -20,29 +21,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct tx_config cfg;
-static char schema[64], prefix[64], effect_sql[256];
-static struct tx_stmt st_effect;
-static PGconn *pg;
-static struct tx_redis *rd; /* no prefix: tests name whole keys */
-static int seq;
-
-static void exec_ok(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	ExecStatusType st = PQresultStatus(r);
-	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-		      PQerrorMessage(c));
-	PQclear(r);
-}
 
 /* fmt gets the schema as its first %s. */
 static long long q_int(const char *fmt)
 {
 	char sql[512];
-	snprintf(sql, sizeof(sql), fmt, schema);
-	PGresult *r = PQexec(pg, sql);
-	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(pg));
+	snprintf(sql, sizeof(sql), fmt, evt.schema);
+	PGresult *r = PQexec(evt.pg, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQerrorMessage(evt.pg));
 	long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);
 	return v;
@@ -50,70 +36,18 @@ static long long q_int(const char *fmt)
 
 static void setup(void)
 {
-	const char *db = getenv("TEST_DATABASE_URL"), *ru = getenv("TEST_REDIS_URL");
-	ck_assert_msg(db && *db, "TEST_DATABASE_URL must be set");
-	ck_assert_msg(ru && *ru, "TEST_REDIS_URL must be set");
-	seq++;
-	snprintf(schema, sizeof(schema), "evtest_r%d_%d", (int)getpid(), seq);
-	snprintf(prefix, sizeof(prefix), "t%d-%d:", (int)getpid(), seq);
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.redis_url = ru;
-	cfg.redis_prefix = prefix;
-	snprintf(cfg.database_url, sizeof(cfg.database_url), "%s", db);
-	cfg.ack_wait_ms = 200;
-	cfg.max_deliveries = 3;
-	cfg.outbox_retention_s = 604800;
-	cfg.stream_retention_s = 86400;
-	pg = PQconnectdb(db);
-	ck_assert_msg(PQstatus(pg) == CONNECTION_OK, "%s", PQerrorMessage(pg));
-	char sql[512];
-	snprintf(sql, sizeof(sql), "SET client_min_messages = warning; "
-		 "DROP SCHEMA IF EXISTS %s CASCADE; "
-		 "SELECT public.tx_create_event_tables('%s', 'postgres'); "
-		 "CREATE TABLE %s.effects (event_id uuid NOT NULL)",
-		 schema, schema, schema);
-	exec_ok(pg, sql);
-	snprintf(effect_sql, sizeof(effect_sql),
-		 "INSERT INTO %s.effects (event_id) VALUES ($1::uuid)", schema);
-	st_effect = (struct tx_stmt){ "effect", effect_sql, 1 };
-	char err[128];
-	rd = tx_redis_new(ru, "", 5000, err, sizeof(err));
-	ck_assert_msg(rd && tx_redis_connect(rd) == 0, "redis: %s", err);
-}
-
-static redisReply *rcmd(int argc, const char **argv)
-{
-	redisReply *r = tx_redis_cmd(rd, argc, argv, NULL);
-	ck_assert_msg(r != NULL, "redis: %s", tx_redis_error(rd));
-	return r;
+	evtest_setup('r');
 }
 
 static void teardown(void)
 {
-	char sql[256], pat[80];
-	if (!pg || !rd)
-		return; /* setup failed */
-	snprintf(sql, sizeof(sql), "DROP SCHEMA IF EXISTS %s CASCADE", schema);
-	PQclear(PQexec(pg, sql));
-	PQfinish(pg);
-	pg = NULL;
-	snprintf(pat, sizeof(pat), "%s*", prefix);
-	const char *keys[] = { "KEYS", pat };
-	redisReply *r = tx_redis_cmd(rd, 2, keys, NULL);
-	for (size_t i = 0; r && i < r->elements; i++) {
-		const char *del[] = { "DEL", r->element[i]->str };
-		freeReplyObject(rcmd(2, del));
-	}
-	if (r)
-		freeReplyObject(r);
-	tx_redis_free(rd);
-	rd = NULL;
+	evtest_teardown();
 }
 
 static struct tx_relay *relay(void)
 {
 	char err[256];
-	struct tx_relay *r = tx_relay_new_test(&cfg, schema, cfg.database_url, err,
+	struct tx_relay *r = tx_relay_new_test(&evt.cfg, evt.schema, evt.cfg.database_url, err,
 					       sizeof(err));
 	ck_assert_msg(r != NULL, "%s", err);
 	return r;
@@ -125,16 +59,16 @@ static void insert_rows(PGconn *c, const char *subject, int n)
 	char sql[256];
 	snprintf(sql, sizeof(sql), "INSERT INTO %s.outbox (subject, data) SELECT "
 		 "'%s', json_build_object('n', i) FROM generate_series(1, %d) i",
-		 schema, subject, n);
-	exec_ok(c, sql);
+		 evt.schema, subject, n);
+	evtest_exec(c, sql);
 }
 
 static redisReply *xrange(const char *subject)
 {
 	char k[128];
-	snprintf(k, sizeof(k), "%s%s", prefix, subject);
+	snprintf(k, sizeof(k), "%s%s", evt.prefix, subject);
 	const char *argv[] = { "XRANGE", k, "-", "+" };
-	return rcmd(4, argv);
+	return evtest_rcmd(4, argv);
 }
 
 static long long xlen(const char *subject)
@@ -156,13 +90,13 @@ static size_t publish(struct tx_relay *r)
 START_TEST(publishes_in_id_order_and_marks_published)
 {
 	struct tx_relay *r = relay();
-	insert_rows(pg, "ev:a", 5);
+	insert_rows(evt.pg, "ev:a", 5);
 	ck_assert_uint_eq(publish(r), 5);
 	ck_assert_uint_eq(publish(r), 0);
 	char sql[256];
 	snprintf(sql, sizeof(sql), "SELECT event_id, data, published_at IS NOT NULL "
-		 "FROM %s.outbox ORDER BY id", schema);
-	PGresult *rows = PQexec(pg, sql);
+		 "FROM %s.outbox ORDER BY id", evt.schema);
+	PGresult *rows = PQexec(evt.pg, sql);
 	redisReply *x = xrange("ev:a");
 	ck_assert_int_eq(x->elements, 5);
 	for (int i = 0; i < 5; i++) {
@@ -183,9 +117,9 @@ END_TEST
 START_TEST(rolled_back_insert_publishes_nothing)
 {
 	struct tx_relay *r = relay();
-	exec_ok(pg, "BEGIN");
-	insert_rows(pg, "ev:a", 2);
-	exec_ok(pg, "ROLLBACK");
+	evtest_exec(evt.pg, "BEGIN");
+	insert_rows(evt.pg, "ev:a", 2);
+	evtest_exec(evt.pg, "ROLLBACK");
 	ck_assert_uint_eq(publish(r), 0);
 	ck_assert_int_eq(xlen("ev:a"), 0);
 	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.outbox"), 0);
@@ -199,13 +133,13 @@ static int handler(struct tx_ctx *ctx, const struct tx_event *ev, char *err,
 	(void)err;
 	(void)errlen;
 	const char *p[] = { ev->id };
-	return tx_db_exec(ctx, &st_effect, p, NULL);
+	return tx_db_exec(ctx, &evt.st_effect, p, NULL);
 }
 
 START_TEST(crash_after_xadd_duplicates_and_consumer_applies_once)
 {
 	struct tx_relay *r = relay();
-	insert_rows(pg, "ev:a", 1);
+	insert_rows(evt.pg, "ev:a", 1);
 	tx_relay_set_crash_after_xadd(r, true);
 	size_t n = 0;
 	ck_assert_int_lt(tx_relay_publish(r, &n), 0);
@@ -216,8 +150,8 @@ START_TEST(crash_after_xadd_duplicates_and_consumer_applies_once)
 	ck_assert_int_eq(xlen("ev:a"), 2); /* the duplicate */
 
 	char err[256];
-	struct tx_listener ls[] = { { "ev:a", "g1", schema, handler, NULL } };
-	struct tx_consumer *c = tx_consumer_new(&cfg, "g1", ls, 1, err, sizeof(err));
+	struct tx_listener ls[] = { { "ev:a", "g1", evt.schema, handler, NULL } };
+	struct tx_consumer *c = tx_consumer_new(&evt.cfg, "g1", ls, 1, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	for (int i = 0; i < 20 && tx_consumer_stats(c)->duplicates < 1; i++)
 		tx_consumer_poll(c, 50);
@@ -257,7 +191,7 @@ START_TEST(two_relays_publish_each_row_once)
 	pthread_create(&ta, NULL, relay_thread, &a);
 	pthread_create(&tb, NULL, relay_thread, &b);
 	for (int i = 0; i < 30; i++)
-		insert_rows(pg, i % 2 ? "ev:a" : "ev:b", 10);
+		insert_rows(evt.pg, i % 2 ? "ev:a" : "ev:b", 10);
 	atomic_store(&inserting, false);
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
@@ -273,7 +207,7 @@ END_TEST
 START_TEST(republish_range_resends)
 {
 	struct tx_relay *r = relay();
-	insert_rows(pg, "ev:a", 3);
+	insert_rows(evt.pg, "ev:a", 3);
 	ck_assert_uint_eq(publish(r), 3);
 	long long lo = q_int("SELECT min(id) FROM %s.outbox"), count = 0;
 	ck_assert_int_eq(tx_relay_republish(r, lo + 1, lo + 2, &count), 0);
@@ -291,13 +225,13 @@ END_TEST
 START_TEST(cleanup_deletes_old_published_rows_only)
 {
 	struct tx_relay *r = relay();
-	insert_rows(pg, "ev:a", 2);
+	insert_rows(evt.pg, "ev:a", 2);
 	ck_assert_uint_eq(publish(r), 2);
-	insert_rows(pg, "ev:a", 1); /* unpublished: kept */
+	insert_rows(evt.pg, "ev:a", 1); /* unpublished: kept */
 	long long deleted = -1;
 	ck_assert_int_eq(tx_relay_cleanup(r, &deleted), 0);
 	ck_assert_int_eq(deleted, 0); /* younger than the retention */
-	cfg.outbox_retention_s = 0;
+	evt.cfg.outbox_retention_s = 0;
 	usleep(10000);
 	ck_assert_int_eq(tx_relay_cleanup(r, &deleted), 0);
 	ck_assert_int_eq(deleted, 2);
@@ -312,7 +246,7 @@ START_TEST(pending_sees_unpublished_rows)
 	bool pending = true;
 	ck_assert_int_eq(tx_relay_pending(r, &pending), 0);
 	ck_assert(!pending);
-	insert_rows(pg, "ev:a", 2);
+	insert_rows(evt.pg, "ev:a", 2);
 	ck_assert_int_eq(tx_relay_pending(r, &pending), 0);
 	ck_assert(pending);
 	ck_assert_uint_eq(publish(r), 2);
@@ -375,7 +309,7 @@ START_TEST(quiet_relay_publishes_within_its_bound)
 	int64_t lag[5];
 	for (int i = 0; i < 5; i++) {
 		usleep(150000); /* quiet: the pause reaches its longest */
-		insert_rows(pg, "ev:a", 1);
+		insert_rows(evt.pg, "ev:a", 1);
 		int64_t start = tx_now_us();
 		while (xlen("ev:a") < i + 1 && tx_now_us() - start < 3000000)
 			usleep(1000);
@@ -395,14 +329,14 @@ END_TEST
 START_TEST(only_whitelisted_schemas)
 {
 	char err[256];
-	ck_assert_ptr_null(tx_relay_new(&cfg, schema, cfg.database_url, err, sizeof(err)));
-	ck_assert_ptr_null(tx_relay_new_test(&cfg, "tickets", cfg.database_url, err,
+	ck_assert_ptr_null(tx_relay_new(&evt.cfg, evt.schema, evt.cfg.database_url, err, sizeof(err)));
+	ck_assert_ptr_null(tx_relay_new_test(&evt.cfg, "tickets", evt.cfg.database_url, err,
 					     sizeof(err)));
-	ck_assert_ptr_null(tx_relay_new_test(&cfg, "evtest_x;drop", cfg.database_url,
+	ck_assert_ptr_null(tx_relay_new_test(&evt.cfg, "evtest_x;drop", evt.cfg.database_url,
 					     err, sizeof(err)));
-	ck_assert_ptr_null(tx_relay_new_test(&cfg, "evtest_", cfg.database_url, err,
+	ck_assert_ptr_null(tx_relay_new_test(&evt.cfg, "evtest_", evt.cfg.database_url, err,
 					     sizeof(err)));
-	struct tx_relay *r = tx_relay_new(&cfg, "tickets", cfg.database_url, err,
+	struct tx_relay *r = tx_relay_new(&evt.cfg, "tickets", evt.cfg.database_url, err,
 					  sizeof(err));
 	ck_assert_ptr_nonnull(r);
 	tx_relay_free(r);
@@ -411,9 +345,9 @@ END_TEST
 
 START_TEST(redis_down_leaves_rows_unpublished)
 {
-	cfg.redis_url = "redis://127.0.0.1:1/0"; /* nothing listens there */
+	evt.cfg.redis_url = "redis://127.0.0.1:1/0"; /* nothing listens there */
 	struct tx_relay *r = relay();
-	insert_rows(pg, "ev:a", 2);
+	insert_rows(evt.pg, "ev:a", 2);
 	size_t n = 0;
 	ck_assert_int_lt(tx_relay_publish(r, &n), 0);
 	ck_assert_uint_eq(n, 0);
