@@ -33,6 +33,8 @@ CFLAGS += $(CFLAGS_COMMON) $(SAN)
 CXXFLAGS += $(CXXFLAGS_COMMON) $(SAN)
 # lib/core/mem.c: GnuTLS's opt-out of its eager initialisation.
 LDFLAGS += $(SAN) -pthread -Wl,--export-dynamic-symbol=_gnutls_global_init_skip
+# lib/core/http_client.c (OpenSSL's TLS half; before libcrypto in PKGS).
+LDLIBS += $(shell pkg-config --libs libssl 2>/dev/null)
 LDLIBS += $(PKG_LIBS) -lstdc++ -lm
 
 LIB_C := $(sort $(wildcard lib/*/*.c))

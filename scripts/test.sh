@@ -56,9 +56,10 @@ run_suite() { # name, command...
 	record "$name" "$out" $rc
 }
 
-fake_pid=
+fake_pid= fixture_pid=
 cleanup() {
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
+	[ -n "$fixture_pid" ] && kill "$fixture_pid" 2>/dev/null
 	scripts/stack.sh down >/dev/null 2>&1 || true
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DATA:-}" ]; then
 		rm -rf "$DATA"
@@ -83,6 +84,13 @@ node tests/fakes/fake_stripe.mjs "$DATA/fake_stripe.port" >"$DATA/log/fake_strip
 fake_pid=$!
 for _ in $(seq 100); do [ -s "$DATA/fake_stripe.port" ] && break; sleep 0.05; done
 export FAKE_STRIPE_URL=http://127.0.0.1:$(cat "$DATA/fake_stripe.port" 2>/dev/null)
+
+# The HTTP client's fixture: scripted answers over http and https, with a
+# throwaway CA; it writes the exports of its URLs (HTTP_FIXTURE_*) to env.
+node tests/fakes/http_fixture.mjs "$DATA/http_fixture" >"$DATA/log/http_fixture.log" 2>&1 &
+fixture_pid=$!
+for _ in $(seq 200); do [ -s "$DATA/http_fixture/env" ] && break; sleep 0.05; done
+[ -s "$DATA/http_fixture/env" ] && . "$DATA/http_fixture/env"
 
 run_suite unit-release build/release/bin/unit-tests
 run_suite unit-asan build/asan/bin/unit-tests

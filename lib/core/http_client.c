@@ -1,0 +1,649 @@
+/* http_client.c: a blocking HTTP/1.1 client over sockets and OpenSSL; see
+ * http_client.h.
+ *
+ * A call parses the URL and builds the whole request first (nothing goes
+ * out if a part is malformed), resolves, connects, does the TLS handshake,
+ * writes the request in one piece and reads the response through one
+ * bounded input buffer, in[]: the status line, headers, chunk sizes and
+ * trailers are lines in it; body bytes move from it to the caller's buffer.
+ * All waiting is poll() on a non-blocking socket against one deadline.
+ *
+ * TLS reads and writes go through our own small BIO rather than OpenSSL's
+ * socket BIO, which writes with write(2): a peer that has gone away would
+ * raise SIGPIPE in a multi-threaded program. Ours uses send(MSG_NOSIGNAL).
+ */
+#include "core/http_client.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CHUNK_LINE_MAX 1024 /* a chunk size line, extensions included */
+
+struct url {
+	bool tls, ip, v6, default_port;
+	char host[256]; /* without brackets */
+	char port[6];
+	const char *path; /* up to '#', may be empty or start with '?' */
+	int path_len;
+};
+
+struct head {
+	int status;
+	long long length; /* Content-Length, -1 when absent */
+	bool chunked;
+};
+
+struct conn {
+	int fd;
+	SSL *ssl;
+	bool eof, close_notify; /* the peer closed; cleanly for TLS */
+	long total_ms;
+	long long deadline; /* CLOCK_MONOTONIC, ms */
+	size_t head_left;   /* header bytes still allowed (1xx, head, trailers) */
+	struct tx_http_response *out;
+	size_t off, len; /* unread input is in[off..len) */
+	char in[TX_HTTP_HEADER_MAX];
+};
+
+static int fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct conn *c, const char *fmt, ...)
+{
+	if (!c->out->error[0]) { /* the first failure is the cause */
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(c->out->error, sizeof(c->out->error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static bool digit(char ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static bool alpha(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static int hexval(char ch)
+{
+	return digit(ch) ? ch - '0' : (ch | 0x20) >= 'a' && (ch | 0x20) <= 'f' ? (ch | 0x20) - 'a' + 10 : -1;
+}
+
+/* The length of the header name before h's ':', 0 when it is not a
+ * "Name:" line (a name is an RFC 9110 token). */
+static size_t name_len(const char *h)
+{
+	size_t n = strcspn(h, ":");
+	for (size_t i = 0; i < n; i++)
+		if (!digit(h[i]) && !alpha(h[i]) && !strchr("!#$%&'*+-.^_`|~", h[i]))
+			return 0;
+	return h[n] ? n : 0;
+}
+
+/* ---- the shared TLS context and our socket BIO ----------------------- */
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static SSL_CTX *tls_ctx;
+static BIO_METHOD *tls_bio;
+
+static int bio_write(BIO *b, const char *p, int n)
+{
+	struct conn *c = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t r = send(c->fd, p, (size_t)n, MSG_NOSIGNAL);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_write(b);
+	return (int)r;
+}
+
+static int bio_read(BIO *b, char *p, int n)
+{
+	struct conn *c = BIO_get_data(b);
+	BIO_clear_retry_flags(b);
+	ssize_t r = recv(c->fd, p, (size_t)n, 0);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		BIO_set_retry_read(b);
+	c->eof = r == 0;
+	return (int)r;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)num, (void)ptr;
+	struct conn *c = BIO_get_data(b);
+	return cmd == BIO_CTRL_FLUSH ? 1 : cmd == BIO_CTRL_EOF ? c->eof : 0;
+}
+
+static void tls_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tx_socket");
+	SSL_CTX *x = SSL_CTX_new(TLS_client_method());
+	if (!m || !BIO_meth_set_write(m, bio_write) || !BIO_meth_set_read(m, bio_read) ||
+	    !BIO_meth_set_ctrl(m, bio_ctrl) || !x ||
+	    !SSL_CTX_set_min_proto_version(x, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_default_verify_paths(x)) {
+		BIO_meth_free(m);
+		SSL_CTX_free(x);
+		return;
+	}
+	SSL_CTX_set_verify(x, SSL_VERIFY_PEER, NULL);
+	tls_bio = m;
+	tls_ctx = x;
+}
+
+/* ---- waiting, reading and writing ------------------------------------ */
+
+/* Wait for events on fd until limit: 0 ready, 1 timed out, -1 poll failed. */
+static int wait_fd(int fd, short events, long long limit)
+{
+	for (;;) {
+		long long left = limit - now_ms();
+		if (left <= 0)
+			return 1;
+		struct pollfd p = { fd, events, 0 };
+		int n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+static int conn_wait(struct conn *c, short events)
+{
+	int rc = wait_fd(c->fd, events, c->deadline);
+	if (rc > 0)
+		return fail(c, "timed out after %ld ms", c->total_ms);
+	return rc < 0 ? fail(c, "poll: %s", strerror(errno)) : 0;
+}
+
+/* After an SSL call returned r <= 0: wait as it asks (0) or fail (-1). */
+static int tls_again(struct conn *c, int r, const char *what)
+{
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return conn_wait(c, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT);
+	long v = SSL_get_verify_result(c->ssl);
+	if (v != X509_V_OK)
+		return fail(c, "TLS: certificate verify failed: %s",
+			    X509_verify_cert_error_string(v));
+	const char *why = ERR_reason_error_string(ERR_peek_last_error());
+	if (!why)
+		why = c->eof ? "connection closed by the server"
+		    : e == SSL_ERROR_SYSCALL ? strerror(errno) : "unknown error";
+	return fail(c, "TLS: %s failed: %s", what, why);
+}
+
+/* Read into p: bytes read, 0 at the peer's end, -1 on failure. */
+static ssize_t conn_read(struct conn *c, char *p, size_t n)
+{
+	for (;;) {
+		if (c->ssl) {
+			ERR_clear_error();
+			int r = SSL_read(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+			if (r > 0)
+				return r;
+			int e = SSL_get_error(c->ssl, r);
+			if (e == SSL_ERROR_ZERO_RETURN || c->eof) {
+				c->close_notify = e == SSL_ERROR_ZERO_RETURN;
+				return 0;
+			}
+			if (tls_again(c, r, "read") < 0)
+				return -1;
+			continue;
+		}
+		ssize_t r = recv(c->fd, p, n, 0);
+		if (r >= 0)
+			return r;
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return fail(c, "recv: %s", strerror(errno));
+		if (errno != EINTR && conn_wait(c, POLLIN) < 0)
+			return -1;
+	}
+}
+
+static int conn_write(struct conn *c, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t r;
+		if (c->ssl) {
+			ERR_clear_error();
+			r = SSL_write(c->ssl, p, n > INT_MAX ? INT_MAX : (int)n);
+			if (r <= 0 && tls_again(c, (int)r, "write") < 0)
+				return -1;
+		} else {
+			r = send(c->fd, p, n, MSG_NOSIGNAL);
+			if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				return fail(c, "send: %s", strerror(errno));
+			if (r < 0 && errno != EINTR && conn_wait(c, POLLOUT) < 0)
+				return -1;
+		}
+		if (r > 0) {
+			p += r;
+			n -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
+/* The next line, CR LF (or LF) cut off, NUL-terminated in in[]; counted
+ * against *budget. what names the part, for the truncation message. */
+static int get_line(struct conn *c, char **line, size_t *budget, const char *what)
+{
+	for (;;) {
+		char *s = c->in + c->off, *nl = memchr(s, '\n', c->len - c->off);
+		if (nl) {
+			size_t n = (size_t)(nl - s) + 1;
+			if (n > *budget)
+				return fail(c, "response: %s too large", what);
+			*budget -= n;
+			c->off += n;
+			if (nl > s && nl[-1] == '\r')
+				nl--;
+			*nl = '\0';
+			if (memchr(s, '\0', (size_t)(nl - s)))
+				return fail(c, "response: NUL byte in the %s", what);
+			*line = s;
+			return 0;
+		}
+		memmove(c->in, s, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+		if (c->len >= *budget || c->len == sizeof(c->in))
+			return fail(c, "response: %s too large", what);
+		ssize_t r = conn_read(c, c->in + c->len, sizeof(c->in) - c->len);
+		if (r == 0)
+			return fail(c, "response: truncated (connection closed in the %s)", what);
+		if (r < 0)
+			return -1;
+		c->len += (size_t)r;
+	}
+}
+
+/* Move up to want body bytes to b: bytes moved, 0 at the end, -1. */
+static ssize_t take(struct conn *c, size_t want, struct tx_buf *b)
+{
+	if (c->off == c->len) {
+		ssize_t r = conn_read(c, c->in, sizeof(c->in));
+		if (r <= 0)
+			return r;
+		c->off = 0;
+		c->len = (size_t)r;
+	}
+	size_t n = c->len - c->off < want ? c->len - c->off : want;
+	if (tx_buf_add(b, c->in + c->off, n) < 0)
+		return fail(c, "response: body larger than %zu bytes", b->cap);
+	c->off += n;
+	return (ssize_t)n;
+}
+
+static int take_exactly(struct conn *c, size_t n, struct tx_buf *b)
+{
+	while (n) {
+		ssize_t r = take(c, n, b);
+		if (r == 0)
+			return fail(c, "response: truncated body (%zu bytes missing)", n);
+		if (r < 0)
+			return -1;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- the response ------------------------------------------------------ */
+
+static int parse_status(struct conn *c, const char *l, int *status)
+{
+	if (strncmp(l, "HTTP/1.", 7) != 0 || !digit(l[7]) || l[8] != ' ' || !digit(l[9]) ||
+	    !digit(l[10]) || !digit(l[11]) || (l[12] && l[12] != ' ') || l[9] == '0')
+		return fail(c, "response: malformed status line \"%.40s\"", l);
+	*status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return 0;
+}
+
+static int parse_header(struct conn *c, char *l, struct head *h)
+{
+	size_t n = name_len(l);
+	if (!n)
+		return fail(c, "response: malformed header line \"%.40s\"", l);
+	l[n] = '\0';
+	char *v = l + n + 1 + strspn(l + n + 1, " \t"), *p = v + strlen(v);
+	while (p > v && (p[-1] == ' ' || p[-1] == '\t'))
+		*--p = '\0';
+	if (strcasecmp(l, "transfer-encoding") == 0) {
+		if (strcasecmp(v, "chunked") != 0 || h->chunked)
+			return fail(c, "response: unsupported Transfer-Encoding \"%.40s\"", v);
+		h->chunked = true;
+	} else if (strcasecmp(l, "content-length") == 0) {
+		long long len = 0;
+		for (p = v; digit(*p) && len < 1000000000000000LL; p++)
+			len = len * 10 + (*p - '0');
+		if (p == v || *p || (h->length >= 0 && h->length != len))
+			return fail(c, "response: bad Content-Length \"%.40s\"", v);
+		h->length = len;
+	}
+	return 0;
+}
+
+/* The status line and headers of the final response (1xx skipped). */
+static int read_head(struct conn *c, struct head *h)
+{
+	char *l;
+	for (;;) {
+		*h = (struct head){ 0, -1, false };
+		if (get_line(c, &l, &c->head_left, "headers") < 0 ||
+		    parse_status(c, l, &h->status) < 0)
+			return -1;
+		for (;;) {
+			if (get_line(c, &l, &c->head_left, "headers") < 0)
+				return -1;
+			if (!*l)
+				break;
+			if (parse_header(c, l, h) < 0)
+				return -1;
+		}
+		if (h->status == 101)
+			return fail(c, "response: unexpected 101 Switching Protocols");
+		if (h->status >= 200)
+			return 0;
+	}
+}
+
+static int read_chunked(struct conn *c, struct tx_buf *b)
+{
+	char *l;
+	for (;;) {
+		size_t budget = CHUNK_LINE_MAX, size = 0;
+		const char *p;
+		if (get_line(c, &l, &budget, "chunked body") < 0)
+			return -1;
+		for (p = l; p - l < 15 && hexval(*p) >= 0; p++)
+			size = size * 16 + (size_t)hexval(*p);
+		if (p == l || (*p && !strchr("; \t", *p)))
+			return fail(c, "response: bad chunk size \"%.40s\"", l);
+		if (size == 0)
+			break;
+		if (size > b->cap - b->len)
+			return fail(c, "response: body larger than %zu bytes", b->cap);
+		if (take_exactly(c, size, b) < 0 || get_line(c, &l, &budget, "chunked body") < 0)
+			return -1;
+		if (*l)
+			return fail(c, "response: chunk longer than its size");
+	}
+	do { /* trailers: read, ignored */
+		if (get_line(c, &l, &c->head_left, "trailers") < 0)
+			return -1;
+	} while (*l);
+	return 0;
+}
+
+static int read_body(struct conn *c, const struct head *h, struct tx_buf *b)
+{
+	if (h->status == 204 || h->status == 304)
+		return 0;
+	if (h->chunked)
+		return read_chunked(c, b);
+	if (h->length >= 0) {
+		if ((unsigned long long)h->length > b->cap)
+			return fail(c, "response: body larger than %zu bytes", b->cap);
+		return take_exactly(c, (size_t)h->length, b);
+	}
+	ssize_t r;
+	while ((r = take(c, SIZE_MAX, b)) > 0)
+		;
+	if (r == 0 && c->ssl && !c->close_notify)
+		return fail(c, "TLS: connection closed without close_notify (body may be truncated)");
+	return (int)r;
+}
+
+/* ---- the request -------------------------------------------------------- */
+
+static int parse_url(struct conn *c, const char *s, struct url *u)
+{
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return fail(c, "URL: control character or space");
+	*u = (struct url){ .default_port = true };
+	u->tls = strncasecmp(s, "https://", 8) == 0;
+	if (!u->tls && strncasecmp(s, "http://", 7) != 0)
+		return fail(c, "URL: only http:// and https:// are supported");
+	s += u->tls ? 8 : 7;
+	/* authority: s..end; host: h..he, brackets excluded; then :port */
+	const char *end = s + strcspn(s, "/?#"), *h = s, *he, *port;
+	if (memchr(s, '@', (size_t)(end - s)))
+		return fail(c, "URL: user info is not supported");
+	u->v6 = *s == '[';
+	if (u->v6) {
+		h = s + 1;
+		if (!(he = memchr(h, ']', (size_t)(end - h))))
+			return fail(c, "URL: bad host");
+		port = he + 1;
+	} else {
+		port = he = h + strcspn(h, ":/?#");
+	}
+	if (he == h || he - h >= (long)sizeof(u->host) || (port < end && *port != ':'))
+		return fail(c, "URL: bad host");
+	memcpy(u->host, h, (size_t)(he - h));
+	unsigned n = u->tls ? 443 : 80;
+	if (port < end) {
+		u->default_port = false;
+		for (n = 0, port++; port < end && digit(*port) && n < 65536; port++)
+			n = n * 10 + (unsigned)(*port - '0');
+		if (port < end || n == 0 || n > 65535)
+			return fail(c, "URL: bad port");
+	}
+	snprintf(u->port, sizeof(u->port), "%u", n);
+	unsigned char a[16];
+	if (u->v6 && inet_pton(AF_INET6, u->host, a) != 1)
+		return fail(c, "URL: bad IPv6 address");
+	u->ip = u->v6 || inet_pton(AF_INET, u->host, a) == 1;
+	u->path = end;
+	u->path_len = (int)strcspn(end, "#");
+	return 0;
+}
+
+static int check_header(struct conn *c, const char *h)
+{
+	static const char *const ours[] = { "host", "content-length", "connection",
+					    "transfer-encoding" };
+	size_t n = name_len(h);
+	if (!n)
+		return fail(c, "header: not \"Name: value\": \"%.40s\"", h);
+	for (const char *p = h + n; *p; p++)
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+			return fail(c, "header: control character in %.*s", (int)n, h);
+	for (size_t i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		if (strlen(ours[i]) == n && strncasecmp(h, ours[i], n) == 0)
+			return fail(c, "header: %.*s is set by the client", (int)n, h);
+	return 0;
+}
+
+static int build_request(struct conn *c, const char *method, const struct url *u,
+			 const char *const *headers, const char *body, size_t body_len,
+			 struct tx_buf *req)
+{
+	tx_buf_addf(req, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n", method,
+		    *u->path == '/' ? "" : "/", u->path_len, u->path, u->v6 ? "[" : "",
+		    u->host, u->v6 ? "]" : "", u->default_port ? "" : ":",
+		    u->default_port ? "" : u->port);
+	if (body)
+		tx_buf_addf(req, "Content-Length: %zu\r\n", body_len);
+	tx_buf_addlit(req, "Connection: close\r\n");
+	for (size_t i = 0; headers && headers[i]; i++) {
+		if (check_header(c, headers[i]) < 0)
+			return -1;
+		tx_buf_adds(req, headers[i]);
+		tx_buf_addlit(req, "\r\n");
+	}
+	tx_buf_addlit(req, "\r\n");
+	if (req->len > TX_HTTP_HEADER_MAX || req->toobig)
+		return fail(c, "request: headers larger than %u bytes", TX_HTTP_HEADER_MAX);
+	if (tx_buf_add(req, body, body_len) < 0) /* req's cap allows for it */
+		return fail(c, "request: body too large");
+	return 0;
+}
+
+/* Connect to one address before limit: the socket, or -1 and why. */
+static int connect_one(const struct addrinfo *ai, long long limit, char *why, size_t n)
+{
+	int e, fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			   ai->ai_protocol);
+	socklen_t elen = sizeof(e);
+	if (fd < 0) {
+		snprintf(why, n, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	if ((e = errno) == EINPROGRESS) {
+		int w = wait_fd(fd, POLLOUT, limit);
+		if (w != 0)
+			e = w > 0 ? ETIMEDOUT : errno;
+		else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+			e = errno;
+		if (e == 0)
+			return fd;
+	}
+	snprintf(why, n, "%s", strerror(e));
+	close(fd);
+	return -1;
+}
+
+/* Connect to each address in turn, each bounded by connect_ms. */
+static int tcp_connect(struct conn *c, const struct url *u, long connect_ms)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res;
+	char why[128] = "no address";
+	int rc = getaddrinfo(u->host, u->port, &hints, &res);
+	if (rc)
+		return fail(c, "DNS: %s: %s", u->host,
+			    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+	for (struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next) {
+		long long limit = now_ms() + connect_ms;
+		c->fd = connect_one(ai, limit < c->deadline ? limit : c->deadline, why, sizeof(why));
+	}
+	freeaddrinfo(res);
+	return c->fd < 0 ? fail(c, "connect to %s port %s: %s", u->host, u->port, why) : 0;
+}
+
+static int tls_handshake(struct conn *c, const struct url *u)
+{
+	BIO *b;
+	if (pthread_once(&tls_once, tls_init) != 0 || !tls_ctx)
+		return fail(c, "TLS: cannot set up OpenSSL");
+	if (!(c->ssl = SSL_new(tls_ctx)) || !(b = BIO_new(tls_bio)))
+		return fail(c, "TLS: out of memory");
+	BIO_set_data(b, c);
+	BIO_set_init(b, 1);
+	SSL_set_bio(c->ssl, b, b);
+	SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (u->ip ? !X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), u->host)
+		  : !SSL_set_tlsext_host_name(c->ssl, u->host) || !SSL_set1_host(c->ssl, u->host))
+		return fail(c, "TLS: cannot set the host name to verify");
+	for (;;) {
+		ERR_clear_error();
+		int r = SSL_connect(c->ssl);
+		if (r == 1)
+			break;
+		if (tls_again(c, r, "handshake") < 0)
+			return -1;
+	}
+	if (SSL_get_verify_result(c->ssl) != X509_V_OK || !SSL_get0_peer_certificate(c->ssl))
+		return fail(c, "TLS: certificate verify failed");
+	return 0;
+}
+
+static int request(const char *method, const char *url, const char *const *headers,
+		   const char *body, size_t body_len, long connect_ms, long total_ms,
+		   size_t max_response, struct tx_http_response *out)
+{
+	struct conn conn = { .fd = -1 }, *c = &conn;
+	struct tx_buf req;
+	struct url u;
+	struct head h;
+	int rc = -1;
+	out->status = 0;
+	out->error[0] = '\0';
+	tx_buf_init(&out->body, max_response ? max_response : TX_BUF_DEFAULT_CAP);
+	tx_buf_init(&req, TX_HTTP_HEADER_MAX + body_len);
+	c->out = out;
+	c->total_ms = total_ms;
+	c->head_left = TX_HTTP_HEADER_MAX;
+	c->deadline = now_ms() + total_ms;
+	if (total_ms <= 0 || (!body && body_len) || body_len > SIZE_MAX / 2)
+		fail(c, "bad arguments");
+	else if (parse_url(c, url, &u) == 0 &&
+		 build_request(c, method, &u, headers, body, body_len, &req) == 0 &&
+		 tcp_connect(c, &u, connect_ms > 0 ? connect_ms : total_ms) == 0 &&
+		 (!u.tls || tls_handshake(c, &u) == 0) && conn_write(c, req.buf, req.len) == 0 &&
+		 read_head(c, &h) == 0 && read_body(c, &h, &out->body) == 0) {
+		out->status = h.status;
+		rc = 0;
+	}
+	if (rc < 0)
+		tx_buf_release(&out->body);
+	SSL_free(c->ssl);
+	if (c->fd >= 0)
+		close(c->fd);
+	tx_buf_release(&req);
+	ERR_clear_error();
+	return rc;
+}
+
+int tx_http_post(const char *url, const char *const *headers, const char *body,
+		 size_t body_len, long connect_timeout_ms, long total_timeout_ms,
+		 size_t max_response, struct tx_http_response *out)
+{
+	return request("POST", url, headers, body ? body : "", body_len, connect_timeout_ms,
+		       total_timeout_ms, max_response, out);
+}
+
+int tx_http_get(const char *url, const char *const *headers, long connect_timeout_ms,
+		long total_timeout_ms, size_t max_response, struct tx_http_response *out)
+{
+	return request("GET", url, headers, NULL, 0, connect_timeout_ms, total_timeout_ms,
+		       max_response, out);
+}
+
+void tx_http_response_release(struct tx_http_response *out)
+{
+	tx_buf_release(&out->body);
+}
+
+int tx_http_form_escape(struct tx_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
+		bool keep = digit((char)*p) || alpha((char)*p) || strchr("-._~", *p);
+		if ((keep ? tx_buf_addch(b, (char)*p) : tx_buf_add(b, e, 3)) < 0)
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,400 @@
+/* test_http_client.c: the HTTP/1.1 client (core/http_client.h) against
+ * tests/fakes/http_fixture.mjs: scripted answers over http and https with
+ * a throwaway CA (scripts/test.sh starts it and exports its URLs).
+ *
+ * The TLS tests set SSL_CERT_FILE before their first request: the client
+ * reads it once per process, when it makes its TLS context, and Check runs
+ * each test in a process of its own (CK_FORK=no would break them). */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buf.h"
+#include "core/http_client.h"
+
+#define MAX (64u << 10)
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	ck_assert_msg(v && *v, "%s must be set (make test starts tests/fakes/http_fixture.mjs)",
+		      name);
+	return v;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The URL named by base (an environment variable) + path. */
+static const char *url(const char *base, const char *path)
+{
+	static char u[512];
+	ck_assert_int_lt(snprintf(u, sizeof(u), "%s%s", env(base), path), (int)sizeof(u));
+	return u;
+}
+
+/* POST "x" to u; the response in *r (caller releases). */
+static int post(const char *u, long total_ms, size_t max, struct tx_http_response *r)
+{
+	return tx_http_post(u, NULL, "x", 1, 1000, total_ms, max, r);
+}
+
+static void expect_ok(const char *u, int status, const char *body)
+{
+	struct tx_http_response r;
+	ck_assert_msg(post(u, 5000, MAX, &r) == 0, "%s: %s", u, r.error);
+	ck_assert_int_eq(r.status, status);
+	ck_assert_str_eq(r.body.buf, body);
+	ck_assert_uint_eq(r.body.len, strlen(body));
+	ck_assert_str_eq(r.error, "");
+	tx_http_response_release(&r);
+}
+
+static void expect_fail(const char *u, size_t max, const char *why)
+{
+	struct tx_http_response r;
+	ck_assert_msg(post(u, 5000, max, &r) == -1, "%s succeeded", u);
+	ck_assert_msg(strstr(r.error, why), "%s: \"%s\" does not say \"%s\"", u, r.error, why);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(r.body.len, 0);
+	tx_http_response_release(&r);
+}
+
+/* ---- bodies ------------------------------------------------------------------- */
+
+START_TEST(content_length_chunked_eof)
+{
+	static const char *const suffix[] = { "", "?dribble=1" };
+	char path[64];
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "/cl%s", suffix[i]);
+		expect_ok(url("HTTP_FIXTURE_URL", path), 200, "hello, world");
+		snprintf(path, sizeof(path), "/chunked%s", suffix[i]);
+		expect_ok(url("HTTP_FIXTURE_URL", path), 200, "hello, world");
+		snprintf(path, sizeof(path), "/eof%s", suffix[i]);
+		expect_ok(url("HTTP_FIXTURE_URL", path), 200, "read until the end");
+		snprintf(path, sizeof(path), "/continue%s", suffix[i]);
+		expect_ok(url("HTTP_FIXTURE_URL", path), 200, "ok");
+	}
+	expect_ok(url("HTTP_FIXTURE_URL", "/status-404"), 404, "not found");
+}
+END_TEST
+
+START_TEST(no_content_needs_no_eof)
+{
+	long long t0 = now_ms();
+	expect_ok(url("HTTP_FIXTURE_URL", "/no-content"), 204, "");
+	ck_assert_int_lt(now_ms() - t0, 1000); /* the server keeps the connection */
+}
+END_TEST
+
+START_TEST(bounded_body)
+{
+	static const char *const paths[] = { "/big", "/big-chunked", "/big-eof" };
+	for (size_t i = 0; i < 3; i++) {
+		struct tx_http_response r;
+		const char *u = url("HTTP_FIXTURE_URL", paths[i]);
+		expect_fail(u, 1024, "body larger than 1024 bytes");
+		ck_assert_msg(post(u, 5000, 300000, &r) == 0, "%s: %s", u, r.error);
+		ck_assert_uint_eq(r.body.len, 300000);
+		ck_assert_uint_eq(strspn(r.body.buf, "x"), 300000);
+		tx_http_response_release(&r);
+		expect_fail(u, 299999, "body larger than 299999 bytes");
+	}
+}
+END_TEST
+
+START_TEST(truncated_and_malformed)
+{
+	static const struct {
+		const char *path, *why;
+	} cases[] = {
+		{ "/truncated-cl", "truncated body (91 bytes missing)" },
+		{ "/truncated-chunked", "truncated (connection closed in the chunked body)" },
+		{ "/truncated-head", "truncated (connection closed in the headers)" },
+		{ "/garbage", "malformed status line \"SSH-2.0-OpenSSH_9.2\"" },
+		{ "/bad-chunk", "bad chunk size \"zz\"" },
+		{ "/two-lengths", "bad Content-Length" },
+		{ "/huge-header", "headers too large" },
+		{ "/gzip", "unsupported Transfer-Encoding \"gzip, chunked\"" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_fail(url("HTTP_FIXTURE_URL", cases[i].path), MAX, cases[i].why);
+}
+END_TEST
+
+/* The total timeout bounds the whole call, not each read. */
+START_TEST(total_timeout)
+{
+	static const char *const paths[] = { "/silent", "/slow-body" };
+	for (size_t i = 0; i < 2; i++) {
+		struct tx_http_response r;
+		long long t0 = now_ms();
+		ck_assert_int_eq(post(url("HTTP_FIXTURE_URL", paths[i]), 500, MAX, &r), -1);
+		long long took = now_ms() - t0;
+		ck_assert_str_eq(r.error, "timed out after 500 ms");
+		ck_assert_msg(took >= 490 && took < 800, "%s took %lld ms", paths[i], took);
+		tx_http_response_release(&r);
+	}
+}
+END_TEST
+
+/* ---- the request as the server sees it ------------------------------------------- */
+
+static void expect_echo(struct tx_http_response *r, const char *want, size_t want_len)
+{
+	ck_assert_int_eq(r->status, 200);
+	ck_assert_msg(r->body.len == want_len && memcmp(r->body.buf, want, want_len) == 0,
+		      "got:\n%s\nwant:\n%s", r->body.buf, want);
+	tx_http_response_release(r);
+}
+
+START_TEST(request_as_sent)
+{
+	const char *const headers[] = { "X-One: 1", "Authorization: Bearer sk_test",
+					 "Content-Type: application/x-www-form-urlencoded", NULL };
+	const char *base = env("HTTP_FIXTURE_URL"), *hostport = base + strlen("http://");
+	char u[256], want[1024];
+	struct tx_http_response r;
+	snprintf(u, sizeof(u), "%s/echo?q=1#fragment", base);
+	/* the body has a NUL byte: body_len counts, not strlen */
+	ck_assert_int_eq(tx_http_post(u, headers, "a=1&b\0c", 7, 1000, 5000, MAX, &r), 0);
+	int n = snprintf(want, sizeof(want),
+			 "POST /echo?q=1 HTTP/1.1\r\nHost: %s\r\nContent-Length: 7\r\n"
+			 "Connection: close\r\nX-One: 1\r\nAuthorization: Bearer sk_test\r\n"
+			 "Content-Type: application/x-www-form-urlencoded\r\n\r\na=1&b",
+			 hostport);
+	memcpy(want + n, "\0c", 3);
+	expect_echo(&r, want, (size_t)n + 2);
+
+	ck_assert_int_eq(tx_http_post(u, NULL, NULL, 0, 1000, 5000, MAX, &r), 0);
+	n = snprintf(want, sizeof(want), "POST /echo?q=1 HTTP/1.1\r\nHost: %s\r\n"
+			 "Content-Length: 0\r\nConnection: close\r\n\r\n", hostport);
+	expect_echo(&r, want, (size_t)n);
+
+	snprintf(u, sizeof(u), "%s?x", base); /* no path: "/" */
+	ck_assert_int_eq(tx_http_get(u, NULL, 1000, 5000, MAX, &r), 0);
+	ck_assert_int_eq(r.status, 404);
+	tx_http_response_release(&r);
+}
+END_TEST
+
+START_TEST(ipv6_literal)
+{
+	const char *base = getenv("HTTP_FIXTURE_URL6");
+	if (!base || !*base)
+		return; /* the fixture found no ::1 */
+	char u[256], want[256];
+	struct tx_http_response r;
+	expect_ok(url("HTTP_FIXTURE_URL6", "/chunked"), 200, "hello, world");
+	snprintf(u, sizeof(u), "%s/echo", base);
+	ck_assert_int_eq(tx_http_get(u, NULL, 1000, 5000, MAX, &r), 0);
+	int n = snprintf(want, sizeof(want), "GET /echo HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n",
+			 base + strlen("http://"));
+	expect_echo(&r, want, (size_t)n);
+}
+END_TEST
+
+START_TEST(connection_refused_and_dns)
+{
+	long long t0 = now_ms();
+	expect_fail("http://127.0.0.1:1/", MAX, "connect to 127.0.0.1 port 1: Connection refused");
+	ck_assert_int_lt(now_ms() - t0, 500);
+	expect_fail("http://no-such-host.invalid/", MAX, "DNS: no-such-host.invalid: ");
+}
+END_TEST
+
+/* Rejected before anything is sent. */
+START_TEST(bad_urls)
+{
+	static const char *const urls[] = {
+		"ftp://127.0.0.1/",	     "127.0.0.1/",
+		"http://",		     "http:///path",
+		"http://:80/",		     "http://127.0.0.1:0/",
+		"http://127.0.0.1:65536/",   "http://127.0.0.1:8a/",
+		"http://127.0.0.1:/",	     "http://[::1/",
+		"http://[zz]/",		     "http://[::1]x/",
+		"http://user:pw@127.0.0.1/", "http://127.0.0.1/a b",
+		"http://127.0.0.1/a\r\nX: y", "http://127.0.0.1/\ta",
+		"http://127.0.0.1:8080:1/",
+	};
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		expect_fail(urls[i], MAX, "URL: ");
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl"), 200, "hello, world");
+	char u[256];
+	snprintf(u, sizeof(u), "HTTP://%s/cl", env("HTTP_FIXTURE_URL") + strlen("http://"));
+	expect_ok(u, 200, "hello, world"); /* the scheme is case-insensitive */
+}
+END_TEST
+
+START_TEST(header_injection)
+{
+	static const char *const bad[] = {
+		"X-Evil: a\r\nInjected: b", "X-Evil: a\nb", "NoColon", "Bad Name: x", ": empty",
+		"X-Ctl: a\x01", "Host: evil", "content-length: 5", "Connection: keep-alive",
+		"Transfer-Encoding: chunked",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *const headers[] = { "X-Fine: ok", bad[i], NULL };
+		struct tx_http_response r;
+		ck_assert_int_eq(tx_http_post(url("HTTP_FIXTURE_URL", "/cl"), headers, "", 0, 1000,
+					      5000, MAX, &r), -1);
+		ck_assert_msg(strncmp(r.error, "header: ", 8) == 0, "%s: %s", bad[i], r.error);
+		tx_http_response_release(&r);
+	}
+}
+END_TEST
+
+START_TEST(form_escape)
+{
+	struct tx_buf b = TX_BUF_INIT(64);
+	ck_assert_int_eq(tx_http_form_escape(&b, "AZaz09-._~"), 0);
+	ck_assert_str_eq(b.buf, "AZaz09-._~");
+	tx_buf_reset(&b);
+	ck_assert_int_eq(tx_http_form_escape(&b, "a b&c=d/+%\xc3\xa9\x01\xff"), 0);
+	ck_assert_str_eq(b.buf, "a%20b%26c%3Dd%2F%2B%25%C3%A9%01%FF");
+	tx_buf_reset(&b);
+	ck_assert_int_eq(tx_http_form_escape(&b, ""), 0);
+	ck_assert_str_eq(b.buf, "");
+	ck_assert_int_eq(tx_http_form_escape(&b, "[[[[[[[[[[[[[[[[[[[[[[[[[[[["), -1);
+	ck_assert(b.toobig);
+	tx_buf_release(&b);
+}
+END_TEST
+
+/* ---- TLS -------------------------------------------------------------------- */
+
+static void trust_fixture_ca(void)
+{
+	ck_assert_int_eq(setenv("SSL_CERT_FILE", env("HTTP_FIXTURE_CA"), 1), 0);
+}
+
+/* base's port on host: https://HOST:PORT + path */
+static const char *on_host(const char *base, const char *host, const char *path)
+{
+	static char u[256];
+	snprintf(u, sizeof(u), "https://%s%s%s", host, strrchr(env(base), ':'), path);
+	return u;
+}
+
+START_TEST(tls_verified)
+{
+	trust_fixture_ca();
+	expect_ok(url("HTTPS_FIXTURE_URL", "/cl"), 200, "hello, world");
+	expect_ok(url("HTTPS_FIXTURE_URL", "/chunked?dribble=1"), 200, "hello, world");
+	expect_ok(url("HTTPS_FIXTURE_URL", "/eof"), 200, "read until the end");
+	expect_ok(on_host("HTTPS_FIXTURE_URL", "localhost", "/cl"), 200, "hello, world");
+	if (getenv("HTTP_FIXTURE_URL6") && *getenv("HTTP_FIXTURE_URL6"))
+		expect_ok(on_host("HTTPS_FIXTURE_URL", "[::1]", "/cl"), 200, "hello, world");
+	expect_fail(url("HTTPS_FIXTURE_URL", "/big"), 1024, "body larger than 1024 bytes");
+	expect_fail(url("HTTPS_FIXTURE_URL", "/truncated-cl"), MAX, "truncated body");
+	/* a body read to the end needs TLS close_notify to count as complete */
+	expect_fail(url("HTTPS_FIXTURE_URL", "/eof-unclean"), MAX, "without close_notify");
+
+	struct tx_http_response r;
+	char want[256];
+	const char *u = on_host("HTTPS_FIXTURE_URL", "localhost", "/echo");
+	ck_assert_int_eq(tx_http_get(u, NULL, 1000, 5000, MAX, &r), 0);
+	const char *hostport = u + strlen("https://");
+	int n = snprintf(want, sizeof(want),
+			 "GET /echo HTTP/1.1\r\nHost: %.*s\r\nConnection: close\r\n\r\n",
+			 (int)strcspn(hostport, "/"), hostport);
+	expect_echo(&r, want, (size_t)n);
+}
+END_TEST
+
+START_TEST(tls_wrong_host)
+{
+	trust_fixture_ca();
+	expect_fail(url("HTTPS_FIXTURE_WRONG_URL", "/cl"), MAX,
+		    "TLS: certificate verify failed: IP address mismatch");
+	expect_fail(on_host("HTTPS_FIXTURE_WRONG_URL", "localhost", "/cl"), MAX,
+		    "TLS: certificate verify failed: hostname mismatch");
+}
+END_TEST
+
+START_TEST(tls_default_store_refuses)
+{
+	ck_assert_int_eq(unsetenv("SSL_CERT_FILE"), 0);
+	ck_assert_int_eq(unsetenv("SSL_CERT_DIR"), 0);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "TLS: certificate verify failed");
+}
+END_TEST
+
+/* https to a server that never speaks TLS: the handshake keeps the deadline. */
+START_TEST(tls_handshake_timeout)
+{
+	trust_fixture_ca();
+	struct tx_http_response r;
+	char u[256];
+	snprintf(u, sizeof(u), "https://%s/", env("HTTP_FIXTURE_URL") + strlen("http://"));
+	long long t0 = now_ms();
+	ck_assert_int_eq(post(u, 400, MAX, &r), -1);
+	ck_assert_int_lt(now_ms() - t0, 700);
+	ck_assert_str_eq(r.error, "timed out after 400 ms");
+	tx_http_response_release(&r);
+}
+END_TEST
+
+static void *many(void *u)
+{
+	for (int i = 0; i < 10; i++) {
+		struct tx_http_response r;
+		if (post(u, 5000, MAX, &r) < 0 || r.status != 200 ||
+		    strcmp(r.body.buf, "hello, world") != 0) {
+			tx_http_response_release(&r);
+			return "failed";
+		}
+		tx_http_response_release(&r);
+	}
+	return NULL;
+}
+
+START_TEST(tls_threads)
+{
+	pthread_t t[8];
+	char u[256];
+	trust_fixture_ca();
+	snprintf(u, sizeof(u), "%s/cl", env("HTTPS_FIXTURE_URL"));
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, many, u), 0);
+	for (int i = 0; i < 8; i++) {
+		void *res;
+		ck_assert_int_eq(pthread_join(t[i], &res), 0);
+		ck_assert_ptr_null(res);
+	}
+}
+END_TEST
+
+Suite *suite_http_client(void)
+{
+	Suite *s = suite_create("http_client");
+	TCase *tc = tcase_create("http");
+	tcase_add_test(tc, content_length_chunked_eof);
+	tcase_add_test(tc, no_content_needs_no_eof);
+	tcase_add_test(tc, bounded_body);
+	tcase_add_test(tc, truncated_and_malformed);
+	tcase_add_test(tc, total_timeout);
+	tcase_add_test(tc, request_as_sent);
+	tcase_add_test(tc, ipv6_literal);
+	tcase_add_test(tc, connection_refused_and_dns);
+	tcase_add_test(tc, bad_urls);
+	tcase_add_test(tc, header_injection);
+	tcase_add_test(tc, form_escape);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("https");
+	tcase_add_test(tc, tls_verified);
+	tcase_add_test(tc, tls_wrong_host);
+	tcase_add_test(tc, tls_default_store_refuses);
+	tcase_add_test(tc, tls_handshake_timeout);
+	tcase_add_test(tc, tls_threads);
+	suite_add_tcase(s, tc);
+	return s;
+}
