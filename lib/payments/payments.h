@@ -120,7 +120,7 @@ int payments_order_get(struct tx_ctx *ctx, const char *id, struct payments_order
 /* POST /api/payments validation (reference 3.4). */
 void payments_validate(const char *token, const char *order_id, struct tx_verrs *v);
 
-/* routes.c: start-up hook (provider configuration, libcurl). */
+/* routes.c: start-up hook (the provider's configuration). */
 int payments_init(const struct tx_config *cfg);
 
 tx_handler payments_api_create, payments_page_pay;

@@ -12,7 +12,7 @@
  *           key replays the first result; a repeated key with other
  *           parameters is Stripe's idempotency_error. Refunds always
  *           succeed (the charge may have been made by another process).
- *   stripe  libcurl, POST STRIPE_API_BASE/v1/charges and /v1/refunds,
+ *   stripe  core/http_client.h, POST STRIPE_API_BASE/v1/charges and /v1/refunds,
  *           form-encoded, Bearer STRIPE_KEY, Idempotency-Key header,
  *           connect and total timeouts (STRIPE_TIMEOUT_MS).
  *
@@ -81,9 +81,9 @@ extern const struct payments_provider payments_stripe_provider;
 /* The provider named by cfg->payment_provider, or NULL when unknown. */
 const struct payments_provider *payments_provider(const struct tx_config *cfg);
 
-/* Check the configuration and do the provider's one-time set-up (libcurl's
- * global init). Idempotent and thread-safe; called at program start-up
- * before threads, and again (a no-op then) before each use. 0 or -1. */
+/* Check the provider's configuration (stripe: a key, an http(s) base URL).
+ * Idempotent and thread-safe; called at program start-up before threads,
+ * and again before each use. 0 or -1. */
 int payments_provider_init(const struct tx_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -9,7 +9,7 @@ static const struct tx_route routes[] = {
 };
 
 /* Refuse to start with a provider that cannot work (unknown name, stripe
- * without a key); libcurl's global init happens here, before threads. */
+ * without a key or with a base URL that is not http(s)). */
 int payments_init(const struct tx_config *cfg)
 {
 	char err[256];

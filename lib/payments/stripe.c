@@ -1,11 +1,11 @@
-/* stripe.c: the Stripe provider: the Charges and Refunds API over libcurl.
+/* stripe.c: the Stripe provider: the Charges and Refunds API over our HTTP
+ * client (core/http_client.h).
  *
- * One easy handle per call (no shared state between threads), form-encoded
+ * One connection per call (no shared state between threads), form-encoded
  * bodies, Authorization: Bearer STRIPE_KEY, an Idempotency-Key on every
  * POST, Stripe-Version pinned to the original app's 2020-03-02, connect
- * and total timeouts, CURLOPT_NOSIGNAL (threads), http and https only, no
- * redirects, and a bounded response buffer. libcurl's global init runs
- * once (pthread_once), at start-up through the service's init hook.
+ * and total timeouts, no signals (threads), http and https only, no
+ * redirects (the client follows none), and a bounded response buffer.
  *
  * Mapping (provider.h): 200 -> OK; 4xx card_error, or an invalid request
  * about the card token or the amount -> DECLINED with Stripe's message;
@@ -16,10 +16,9 @@
 #include "payments/provider.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/http_client.h"
 
-#include <curl/curl.h>
 #include <json.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,21 +27,11 @@
 #define CONNECT_TIMEOUT_MS 3000L
 #define STRIPE_VERSION "2020-03-02"
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc = CURLE_FAILED_INIT;
-
-static void curl_once_init(void)
-{
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
+/* The configuration check; the client's TLS context is made on first use
+ * (loading the trust store costs memory a program that never pays does
+ * not need). */
 static int stripe_init(const struct tx_config *cfg, char *err, size_t errlen)
 {
-	pthread_once(&curl_once, curl_once_init);
-	if (curl_init_rc != CURLE_OK) {
-		snprintf(err, errlen, "curl_global_init: %s", curl_easy_strerror(curl_init_rc));
-		return -1;
-	}
 	if (!cfg->stripe_key || !*cfg->stripe_key) {
 		snprintf(err, errlen, "PAYMENT_PROVIDER=stripe needs STRIPE_KEY");
 		return -1;
@@ -53,12 +42,6 @@ static int stripe_init(const struct tx_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct tx_buf *b = arg;
-	return tx_buf_add(b, p, size * n) < 0 ? 0 : size * n;
 }
 
 static void copy(char *dst, size_t cap, const char *src)
@@ -115,29 +98,15 @@ static void ok_answer(const char *body, struct payments_result *r)
 		json_object_put(root);
 }
 
-static struct curl_slist *headers(const struct tx_config *cfg, const char *key)
-{
-	char line[512];
-	struct curl_slist *h = NULL, *t;
-	snprintf(line, sizeof(line), "Authorization: Bearer %s", cfg->stripe_key);
-	if (!(t = curl_slist_append(h, line)))
-		return h;
-	h = t;
-	snprintf(line, sizeof(line), "Idempotency-Key: %s", key);
-	if ((t = curl_slist_append(h, line)))
-		h = t;
-	if ((t = curl_slist_append(h, "Stripe-Version: " STRIPE_VERSION)))
-		h = t;
-	return h;
-}
-
 /* POST form to base + path; fills r. */
 static enum payments_status post(const struct tx_config *cfg, const char *path,
 				 const char *form, const char *idem_key,
 				 struct payments_result *r)
 {
-	char url[1024], errbuf[CURL_ERROR_SIZE] = "";
-	struct tx_buf body = TX_BUF_INIT(RESPONSE_MAX);
+	char url[1024], auth[512], idem[300];
+	const char *headers[] = { auth, idem, "Stripe-Version: " STRIPE_VERSION,
+				  "Content-Type: application/x-www-form-urlencoded", NULL };
+	struct tx_http_response resp;
 	memset(r, 0, sizeof(*r));
 	r->status = PAY_UNAVAILABLE;
 	const char *base = cfg->stripe_api_base;
@@ -146,49 +115,31 @@ static enum payments_status post(const struct tx_config *cfg, const char *path,
 		blen--;
 	if (strlen(idem_key) > 255 || strpbrk(idem_key, "\r\n") ||
 	    strpbrk(cfg->stripe_key, "\r\n") ||
-	    (size_t)snprintf(url, sizeof(url), "%.*s%s", (int)blen, base, path) >= sizeof(url)) {
+	    (size_t)snprintf(url, sizeof(url), "%.*s%s", (int)blen, base, path) >= sizeof(url) ||
+	    (size_t)snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->stripe_key) >=
+		    sizeof(auth)) {
 		r->status = PAY_FAILED;
 		copy(r->message, sizeof(r->message), "bad provider configuration");
 		return r->status;
 	}
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = headers(cfg, idem_key);
-	if (!c || !h) {
-		copy(r->message, sizeof(r->message), "curl: out of memory");
-		goto out;
-	}
+	snprintf(idem, sizeof(idem), "Idempotency-Key: %s", idem_key);
 	long total = cfg->stripe_timeout_ms > 0 ? cfg->stripe_timeout_ms : 10000;
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
-			 total < CONNECT_TIMEOUT_MS ? total : CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, total);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, form);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	CURLcode rc = curl_easy_perform(c);
-	if (rc != CURLE_OK) {
-		snprintf(r->message, sizeof(r->message), "curl %d: %.200s", (int)rc,
-			 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	if (tx_http_post(url, headers, form, strlen(form),
+			 total < CONNECT_TIMEOUT_MS ? total : CONNECT_TIMEOUT_MS, total,
+			 RESPONSE_MAX, &resp) < 0) {
+		copy(r->message, sizeof(r->message), resp.error);
 		goto out;
 	}
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->http_status);
+	r->http_status = resp.status;
 	if (r->http_status == 200)
-		ok_answer(body.buf, r);
+		ok_answer(resp.body.buf, r);
 	else if (r->http_status >= 400 && r->http_status < 500)
-		client_error(r->http_status, body.buf, r);
+		client_error(r->http_status, resp.body.buf, r);
 	else
 		snprintf(r->message, sizeof(r->message), "provider answered HTTP %ld",
 			 r->http_status);
 out:
-	curl_slist_free_all(h);
-	if (c)
-		curl_easy_cleanup(c);
-	tx_buf_release(&body);
+	tx_http_response_release(&resp);
 	return r->status;
 }
 
@@ -200,12 +151,12 @@ static enum payments_status failed(struct payments_result *r, const char *why)
 	return r->status;
 }
 
-/* "name=value" with value escaped, appended to b ('&' between pairs). */
-static void field(CURL *c, struct tx_buf *b, const char *name, const char *value)
+/* "name=value" with value escaped, appended to b ('&' between pairs); a
+ * form over b's cap leaves b->toobig set. */
+static void field(struct tx_buf *b, const char *name, const char *value)
 {
-	char *esc = curl_easy_escape(c, value, 0);
-	tx_buf_addf(b, "%s%s=%s", b->len ? "&" : "", name, esc ? esc : "");
-	curl_free(esc);
+	tx_buf_addf(b, "%s%s=", b->len ? "&" : "", name);
+	tx_http_form_escape(b, value);
 }
 
 static enum payments_status stripe_charge(const struct tx_config *cfg,
@@ -219,21 +170,14 @@ static enum payments_status stripe_charge(const struct tx_config *cfg,
 		copy(out->message, sizeof(out->message), err);
 		return out->status;
 	}
-	CURL *c = curl_easy_init(); /* only for curl_easy_escape */
-	if (!c) {
-		memset(out, 0, sizeof(*out));
-		out->status = PAY_UNAVAILABLE;
-		return out->status;
-	}
 	struct tx_buf form = TX_BUF_INIT(8192);
 	snprintf(amount, sizeof(amount), "%lld", (long long)ch->amount_cents);
 	snprintf(desc, sizeof(desc), "Order %s", ch->order_id);
-	field(c, &form, "amount", amount);
-	field(c, &form, "currency", "usd");
-	field(c, &form, "source", ch->source);
-	field(c, &form, "description", desc);
-	field(c, &form, "metadata%5BorderId%5D", ch->order_id);
-	curl_easy_cleanup(c);
+	field(&form, "amount", amount);
+	field(&form, "currency", "usd");
+	field(&form, "source", ch->source);
+	field(&form, "description", desc);
+	field(&form, "metadata%5BorderId%5D", ch->order_id);
 	enum payments_status st = form.toobig
 		? failed(out, "card token too long")
 		: post(cfg, "/v1/charges", form.buf, ch->idempotency_key, out);
@@ -253,15 +197,8 @@ static enum payments_status stripe_refund(const struct tx_config *cfg,
 		copy(out->message, sizeof(out->message), err);
 		return out->status;
 	}
-	CURL *c = curl_easy_init();
-	if (!c) {
-		memset(out, 0, sizeof(*out));
-		out->status = PAY_UNAVAILABLE;
-		return out->status;
-	}
 	struct tx_buf form = TX_BUF_INIT(1024);
-	field(c, &form, "charge", charge_id);
-	curl_easy_cleanup(c);
+	field(&form, "charge", charge_id);
 	enum payments_status st = form.toobig
 		? failed(out, "charge id too long")
 		: post(cfg, "/v1/refunds", form.buf, idempotency_key, out);

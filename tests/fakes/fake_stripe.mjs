@@ -1,5 +1,6 @@
 // fake_stripe.mjs: a small fake of Stripe's Charges and Refunds API on
-// loopback, so that the real libcurl client runs in `make test`.
+// loopback, so that the real Stripe client (lib/payments/stripe.c over
+// lib/core/http_client.c) runs in `make test`.
 //
 //   node tests/fakes/fake_stripe.mjs PORTFILE [KEY]
 // listens on 127.0.0.1 (a free port, written to PORTFILE once listening);
