@@ -2,9 +2,13 @@
 # deps.sh: install the Debian packages the app needs, when missing.
 # As root it runs apt-get; otherwise it prints the exact command to run.
 set -euo pipefail
+# postgresql-server-dev-all brings libpgcommon.a and libpgport.a, which the
+# static libpq.a needs; libkrb5-dev and libldap-dev only their headers, for
+# link/pq_without_gss_ldap.c (Makefile, STATIC).
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
 	libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
-	libcurl4-openssl-dev postgresql redis-server nginx clang libclang-rt-14-dev
+	libcurl4-openssl-dev postgresql-server-dev-all libkrb5-dev libldap-dev
+	postgresql redis-server nginx clang libclang-rt-14-dev
 	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
 missing=()
 for p in "${pkgs[@]}"; do
