@@ -82,7 +82,7 @@ $(LIB): $(LIB_OBJ)
 # STATIC=0 links dynamically (the ASan build always does).
 PG_LIBDIR := $(shell pg_config --pkglibdir 2>/dev/null)
 ifeq ($(STATIC),1)
-PROG_LDFLAGS := -static-pie -Wl,--gc-sections
+PROG_LDFLAGS := -static-pie -Wl,--gc-sections -Wl,-z,pack-relative-relocs
 PROG_LIBS := $(O)/link/pq_without_gss_ldap.o -L$(PG_LIBDIR) -Wl,--start-group \
 	-lfcgi -ljson-c -lhiredis -lctemplate -lsodium -lpq -lpgcommon -lpgport \
 	-lssl -lcrypto -lstdc++ -lm -Wl,--end-group

@@ -235,7 +235,7 @@ bench_http_read() {
 	read -r ours_r ours_p <"$DATA/mem.ours"
 	read -r ex_r ex_p <"$DATA/mem.express"
 	row "RSS, our programs + worker" "$((ours_r / 1024))" "MB" \
-		"peak sum, 5 FastCGI programs x $THREADS threads + worker, under load; $(ratio "$ours_r" "$ex_r") Express"
+		"peak sum, 4 FastCGI programs x $THREADS threads, ops x ${OPS_THREADS:-2}, worker; under load; $(ratio "$ours_r" "$ex_r") Express"
 	row "PSS, our programs + worker" "$((ours_p / 1024))" "MB" \
 		"peak sum (shared pages divided among their users); $(ratio "$ours_p" "$ex_p") Express"
 	row "RSS, Express (one process)" "$((ex_r / 1024))" "MB" "peak under load"

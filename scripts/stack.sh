@@ -10,6 +10,8 @@
 #   PORT        nginx port;  REDIS_PORT, PG_PORT: ports of the data servers
 #   MODE        run (durable: fsync, synchronous_commit) or test (fast)
 #   THREADS     FastCGI threads per program (default 8)
+#   OPS_THREADS threads of the ops program (default 2: health checks,
+#               /metrics scrapes and the operators' pages are few)
 #   OPS_ALLOW   addresses (nginx allow syntax, space-separated) that may
 #               reach /ops and /metrics (default "127.0.0.1 ::1")
 # Writes $DATA/env: the variables a client of this stack needs.
@@ -18,6 +20,7 @@ cmd=${1:?usage: stack.sh up|down|nginx-reload}
 : "${DATA:?}" "${BIN:?}" "${PORT:?}" "${REDIS_PORT:?}" "${PG_PORT:?}"
 MODE=${MODE:-run}
 THREADS=${THREADS:-8}
+OPS_THREADS=${OPS_THREADS:-2}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # Sockets, pid files, nginx's config and a copy of static/ live in a short
 # directory that nginx's workers (www-data when we are root) can always
@@ -98,10 +101,12 @@ supervise() { # name command...
 }
 
 services_up() {
-	local s
+	local s n
 	for s in $SERVICES; do
 		[ -x "$BIN/$s" ] || continue
-		supervise "$s" "$BIN/$s" --socket "$RUN/$s.sock" --threads "$THREADS" \
+		n=$THREADS
+		[ "$s" = ops ] && n=$OPS_THREADS
+		supervise "$s" "$BIN/$s" --socket "$RUN/$s.sock" --threads "$n" \
 			${GROUP:+--socket-group "$GROUP"}
 	done
 	for s in $SERVICES; do
