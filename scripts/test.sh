@@ -119,6 +119,15 @@ else
 	echo "cgi-fcgiwrap: FAILED: $(tail -1 "$DATA/log/cgi-fcgiwrap.out")" >>"$results"; failed=$((failed + 1))
 fi
 
+# The static release programs (Makefile, STATIC) against a Postgres that
+# wants TLS and SCRAM passwords: their own OpenSSL and libpq's SCRAM.
+if BIN=$ROOT/build/release/bin tests/stack/pg_tls_scram.sh >"$DATA/log/pg-tls-scram.out" 2>&1; then
+	echo "pg-tls-scram: ok ($(tail -1 "$DATA/log/pg-tls-scram.out"))" >>"$results"; passed=$((passed + 1))
+else
+	grep FAILED "$DATA/log/pg-tls-scram.out"
+	echo "pg-tls-scram: FAILED: $(tail -1 "$DATA/log/pg-tls-scram.out")" >>"$results"; failed=$((failed + 1))
+fi
+
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
 run_suite http-ratelimit env CK_INCLUDE_TAGS=ratelimit build/release/bin/http-tests
@@ -147,15 +156,17 @@ e2e_phase() { # name, spec, VAR=value... (the stack's and the spec's)
 
 # The journey, with a short expiration window so that the expiry step can
 # wait it out. Before the expiry phase, whose 10,000 tickets would make /
-# very long.
+# very long. Both browser phases run the release programs (static: what
+# `make run` and `make install` run); the HTTP suites above ran the ASan
+# build.
 echo "== e2e (chromium; screenshots in tests/screenshots/)"
 e2e_window=${E2E_EXPIRATION_WINDOW_SECONDS:-15}
-e2e_phase e2e journey.mjs EXPIRATION_WINDOW_SECONDS="$e2e_window"
+e2e_phase e2e journey.mjs BIN="$ROOT/build/release/bin" EXPIRATION_WINDOW_SECONDS="$e2e_window"
 
 # The Stripe Elements checkout (tests/e2e/stripe.mjs), the stack in Stripe
 # mode against the fake Stripe API; the browser gets a stand-in Stripe.js.
 echo "== e2e-stripe (Stripe Elements checkout, fake Stripe.js and API)"
-e2e_phase e2e-stripe stripe.mjs E2E_NPM_CI=0 PAYMENT_PROVIDER=stripe \
+e2e_phase e2e-stripe stripe.mjs BIN="$ROOT/build/release/bin" E2E_NPM_CI=0 PAYMENT_PROVIDER=stripe \
 	STRIPE_KEY=sk_test_fake STRIPE_API_BASE="$FAKE_STRIPE_URL" \
 	STRIPE_PUBLISHABLE_KEY=pk_test_e2e_checkout
 
