@@ -6,13 +6,15 @@
  * writes the request in one piece and reads the response through one
  * bounded input buffer, in[]: the status line, headers, chunk sizes and
  * trailers are lines in it; body bytes move from it to the caller's buffer.
- * All waiting is poll() on a non-blocking socket against one deadline.
+ * All waiting is against one deadline: gai_suspend() for the name lookup
+ * (see struct lookup), then poll() on a non-blocking socket.
  *
  * TLS reads and writes go through our own small BIO rather than OpenSSL's
  * socket BIO, which writes with write(2): a peer that has gone away would
  * raise SIGPIPE in a multi-threaded program. Ours uses send(MSG_NOSIGNAL).
  */
 #include "core/http_client.h"
+#include "core/mem.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -23,9 +25,12 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -534,21 +539,117 @@ static int connect_one(const struct addrinfo *ai, long long limit, char *why, si
 	return -1;
 }
 
+/* ---- name resolution within the deadline ------------------------------- */
+
+/* One name lookup, on the heap because it may outlive the call that
+ * started it. glibc's getaddrinfo_a runs getaddrinfo in a helper thread and
+ * we wait for it with gai_suspend until the call's deadline. On time-out,
+ * gai_cancel removes a lookup that has not started yet (EAI_CANCELED), but
+ * one that is running (EAI_NOTCANCELED: the usual case, a resolver that
+ * does not answer) keeps writing into cb until its getaddrinfo returns,
+ * maybe long after we have answered, and glibc keeps a pointer to cb.
+ *
+ * So the block has two owners, counted in refs: the call, and the
+ * completion notification (SIGEV_THREAD: once the lookup is over, after
+ * glibc's last use of cb, it starts a thread that runs lookup_done).
+ * Whichever lets go last frees the result and the block; neither waits for
+ * the other, and nothing is global. A cancelled lookup is never notified,
+ * so the call lets go for both. Waiting on with an unbounded gai_suspend
+ * would be simpler, but is the very hang this avoids. The one case we
+ * cannot tell is a getaddrinfo_a that fails (out of threads or memory):
+ * glibc may or may not still notify, so the block is left alone there, a
+ * small leak rather than a use after free.
+ *
+ * A numeric host (IPv4 or IPv6 literal) is answered by a plain getaddrinfo
+ * with AI_NUMERICHOST, which never consults the resolver. */
+struct lookup {
+	struct gaicb cb; /* first: glibc's pointer to it is one to the block */
+	struct addrinfo hints;
+	atomic_int refs;
+	char host[sizeof(((struct url *)0)->host)], port[sizeof(((struct url *)0)->port)];
+};
+
+static void lookup_unref(struct lookup *l)
+{
+	if (atomic_fetch_sub(&l->refs, 1) == 1) {
+		if (l->cb.ar_result)
+			freeaddrinfo(l->cb.ar_result);
+		free(l);
+	}
+}
+
+static void lookup_done(union sigval v)
+{
+	lookup_unref(v.sival_ptr);
+}
+
+/* Wait for l until c's deadline: getaddrinfo's answer, or EAI_INPROGRESS
+ * when the deadline came first (l is then cancelled or left to lookup_done;
+ * the call still holds its own reference). */
+static int lookup_wait(struct conn *c, struct lookup *l)
+{
+	const struct gaicb *const list[] = { &l->cb };
+	for (;;) {
+		int rc = gai_error(&l->cb);
+		long long left = c->deadline - now_ms();
+		if (rc != EAI_INPROGRESS)
+			return rc;
+		if (left <= 0) {
+			if (gai_cancel(&l->cb) == EAI_CANCELED)
+				atomic_fetch_sub(&l->refs, 1); /* the notification's: it never comes */
+			return EAI_INPROGRESS;
+		}
+		struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000 };
+		gai_suspend(list, 1, &ts); /* time-out, signal or done: looked at above */
+	}
+}
+
+/* Resolve u's host before c's deadline: 0 and *lp, whose cb.ar_result
+ * lists the addresses (give it back with lookup_unref), or -1. */
+static int resolve(struct conn *c, const struct url *u, struct lookup **lp)
+{
+	struct lookup *l = tx_xcalloc(1, sizeof(*l));
+	struct gaicb *list[] = { &l->cb };
+	struct sigevent ev = { .sigev_notify = SIGEV_THREAD,
+			       .sigev_value.sival_ptr = l,
+			       .sigev_notify_function = lookup_done };
+	memcpy(l->host, u->host, sizeof(l->host));
+	memcpy(l->port, u->port, sizeof(l->port));
+	l->hints = (struct addrinfo){ .ai_socktype = SOCK_STREAM,
+				      .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST };
+	l->cb = (struct gaicb){ .ar_name = l->host, .ar_service = l->port, .ar_request = &l->hints };
+	atomic_init(&l->refs, 1);
+	int rc = getaddrinfo(l->host, l->port, &l->hints, &l->cb.ar_result);
+	if (rc == EAI_NONAME) { /* a name: ask the resolver */
+		l->hints.ai_flags = AI_NUMERICSERV;
+		atomic_init(&l->refs, 2); /* before the lookup starts: it may end at once */
+		if ((rc = getaddrinfo_a(GAI_NOWAIT, list, 1, &ev)) != 0)
+			return fail(c, "DNS: %s: %s", u->host, /* l is left alone, see above */
+				    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		rc = lookup_wait(c, l);
+	}
+	if (rc == 0) {
+		*lp = l;
+		return 0;
+	}
+	lookup_unref(l);
+	if (rc == EAI_INPROGRESS)
+		return fail(c, "resolving %s: timed out", u->host);
+	return fail(c, "DNS: %s: %s", u->host, gai_strerror(rc));
+}
+
 /* Connect to each address in turn, each bounded by connect_ms. */
 static int tcp_connect(struct conn *c, const struct url *u, long connect_ms)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res;
+	struct lookup *l = NULL;
 	char why[128] = "no address";
-	int rc = getaddrinfo(u->host, u->port, &hints, &res);
-	if (rc)
-		return fail(c, "DNS: %s: %s", u->host,
-			    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
-	for (struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next) {
+	if (resolve(c, u, &l) < 0)
+		return -1;
+	for (struct addrinfo *ai = l->cb.ar_result; ai && c->fd < 0; ai = ai->ai_next) {
 		long long limit = now_ms() + connect_ms;
 		c->fd = connect_one(ai, limit < c->deadline ? limit : c->deadline, why, sizeof(why));
 	}
-	freeaddrinfo(res);
+	lookup_unref(l);
 	return c->fd < 0 ? fail(c, "connect to %s port %s: %s", u->host, u->port, why) : 0;
 }
 

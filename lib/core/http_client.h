@@ -8,10 +8,13 @@
  * later, peer verified, host name (or IP literal) checked, SNI sent for
  * names. No signals are raised (MSG_NOSIGNAL); sockets are close-on-exec.
  *
- * Time: each address getaddrinfo returns is tried with a connect bounded
- * by connect_timeout_ms (<= 0: the total), and the whole call is bounded by
- * total_timeout_ms (> 0), except the name lookup itself, which getaddrinfo
- * bounds by the resolver's own timeouts (resolv.conf).
+ * Time: the whole call, name lookup included, is bounded by
+ * total_timeout_ms (> 0); each address the lookup returns is tried with a
+ * connect bounded by connect_timeout_ms (<= 0: the total). A lookup that
+ * has not answered by then fails with "resolving HOST: timed out" and goes
+ * on in the background (glibc's getaddrinfo_a) until the resolver gives
+ * up, holding a little memory, never the caller. IP literals never reach
+ * the resolver.
  *
  * The response: any complete HTTP response is a success (return 0, status
  * set, whatever the status). Its body is read by Content-Length, chunked
