@@ -595,8 +595,8 @@ static int lookup_wait(struct conn *c, struct lookup *l)
 		if (rc != EAI_INPROGRESS)
 			return rc;
 		if (left <= 0) {
-			if (gai_cancel(&l->cb) == EAI_CANCELED)
-				atomic_fetch_sub(&l->refs, 1); /* the notification's: it never comes */
+			if (gai_cancel(&l->cb) == EAI_CANCELED) /* never notified: */
+				atomic_fetch_sub(&l->refs, 1);  /* drop its reference */
 			return EAI_INPROGRESS;
 		}
 		struct timespec ts = { (time_t)(left / 1000), (long)(left % 1000) * 1000000 };
