@@ -5,12 +5,21 @@
  * The TLS tests set SSL_CERT_FILE before their first request: the client
  * reads it once per process, when it makes its TLS context, and Check runs
  * each test in a process of its own (CK_FORK=no would break them). */
+#include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/buf.h"
 #include "core/http_client.h"
@@ -373,6 +382,111 @@ START_TEST(tls_threads)
 }
 END_TEST
 
+/* ---- name resolution -------------------------------------------------------- */
+
+/* Bind-mount a file holding text over path, in this process's namespace. */
+static void bind_file(const char *path, const char *text)
+{
+	char tmp[] = "/tmp/http_client_dns.XXXXXX";
+	int fd = mkstemp(tmp);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	ck_assert_msg(mount(tmp, path, NULL, MS_BIND, NULL) == 0, "bind %s: %s", path,
+		      strerror(errno));
+	unlink(tmp); /* the mount holds the file */
+}
+
+/* A DNS server that never answers, for this test's process alone (Check
+ * runs each test in a process of its own): private mount and network
+ * namespaces, their loopback up, a UDP socket on 127.0.0.1:53 that takes
+ * queries and never answers, and resolv.conf (timeout:1 attempts:1: a
+ * lookup gives up after a second or two) and nsswitch.conf ("hosts: files
+ * dns", whatever the machine uses) bind-mounted over with files naming it.
+ * Without that socket the queries would be refused at once (ICMP port
+ * unreachable): a quick failure, not the hang we want. unshare needs root;
+ * the tests run as root, here and in CI. Returns the socket. */
+static int dead_resolver(void)
+{
+	struct ifreq ifr = { .ifr_name = "lo" };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(53),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	ck_assert_msg(unshare(CLONE_NEWNS | CLONE_NEWNET) == 0,
+		      "unshare(CLONE_NEWNS | CLONE_NEWNET): %s: this test must run as root "
+		      "(it makes DNS hang in private namespaces)", strerror(errno));
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	bind_file("/etc/resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
+	bind_file("/etc/nsswitch.conf", "hosts: files dns\n");
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ioctl(fd, SIOCGIFFLAGS, &ifr), 0);
+	ifr.ifr_flags |= IFF_UP;
+	ck_assert_int_eq(ioctl(fd, SIOCSIFFLAGS, &ifr), 0);
+	ck_assert_msg(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0, "bind 127.0.0.1:53: %s",
+		      strerror(errno));
+	return fd;
+}
+
+/* The queries the dead resolver has swallowed since the last call. */
+static int queries(int fd)
+{
+	char q[512];
+	int n = 0;
+	while (recv(fd, q, sizeof(q), MSG_DONTWAIT) > 0)
+		n++;
+	return n;
+}
+
+/* POST to u within total_ms: fails within it (+ 300 ms) and says why. */
+static void expect_dns_timeout(const char *u, const char *host, long total_ms)
+{
+	struct tx_http_response r;
+	char want[300];
+	long long t0 = now_ms();
+	ck_assert_int_eq(post(u, total_ms, MAX, &r), -1);
+	long long took = now_ms() - t0;
+	snprintf(want, sizeof(want), "resolving %s: timed out", host);
+	ck_assert_str_eq(r.error, want);
+	ck_assert_msg(took >= total_ms - 10 && took < total_ms + 300, "%s took %lld ms", u, took);
+	tx_http_response_release(&r);
+}
+
+static void *hang(void *arg)
+{
+	char u[64], host[32];
+	snprintf(host, sizeof(host), "t%d.hang.test", (int)(long)arg);
+	snprintf(u, sizeof(u), "http://%s/", host);
+	expect_dns_timeout(u, host, 300);
+	return NULL;
+}
+
+/* The deadline bounds the name lookup too; an IP literal never asks. */
+START_TEST(dns_within_deadline)
+{
+	int udp = dead_resolver();
+	long long t0 = now_ms();
+	expect_fail("http://127.0.0.1:1/", MAX, "connect to 127.0.0.1 port 1: ");
+	expect_fail("http://[::1]:1/", MAX, "connect to ::1 port 1: ");
+	ck_assert_int_lt(now_ms() - t0, 200);
+	ck_assert_int_eq(queries(udp), 0);
+
+	expect_dns_timeout("http://api.hang.test/v1/charges", "api.hang.test", 500);
+	ck_assert_int_gt(queries(udp), 0); /* it did ask, and got no answer */
+
+	/* More at once than glibc's 20 lookup threads: those still queued at
+	 * their deadline are cancelled, the others left running. */
+	pthread_t t[24];
+	for (long i = 0; i < 24; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hang, (void *)i), 0);
+	for (int i = 0; i < 24; i++)
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	/* Let the abandoned lookups end (timeout:1, perhaps a search domain)
+	 * and free themselves while this process lives: the sanitizer build
+	 * would catch a use after free or a double free. */
+	sleep(3);
+}
+END_TEST
+
 Suite *suite_http_client(void)
 {
 	Suite *s = suite_create("http_client");
@@ -395,6 +509,10 @@ Suite *suite_http_client(void)
 	tcase_add_test(tc, tls_default_store_refuses);
 	tcase_add_test(tc, tls_handshake_timeout);
 	tcase_add_test(tc, tls_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("dns");
+	tcase_set_timeout(tc, 15);
+	tcase_add_test(tc, dns_within_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }
