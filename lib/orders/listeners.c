@@ -247,13 +247,17 @@ static int orders_many(struct tx_ctx *ctx, const struct tx_stmt *st,
 }
 
 /* The expiry path, shared with the sweeper (orders.h). */
-int orders_expire(struct tx_ctx *ctx, const char *id)
+int orders_expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n)
 {
 	PGresult *r;
-	int rc = orders_many(ctx, &SQL_ORDERS_EXPIRE, &id, 1, &r);
-	if (rc < 0)
-		return rc;
-	return PQntuples(r) == 0 ? 0 : -TX_E_NOT_FOUND;
+	int rc = orders_many(ctx, &SQL_ORDERS_EXPIRE, ids, n, &r);
+	return rc < 0 ? rc : PQntuples(r);
+}
+
+int orders_expire(struct tx_ctx *ctx, const char *id)
+{
+	int rc = orders_expire_many(ctx, &id, 1);
+	return rc <= 0 ? rc : -TX_E_NOT_FOUND;
 }
 
 /* Cancel unless complete or already cancelled (then: no effect, no event). */
