@@ -7,9 +7,9 @@
  * SKIP LOCKED so that concurrent sweepers split the work, and expires them
  * all in one statement through orders_expire_many: the statement of the
  * expiration:complete listener (and of its batch mode), with the same
- * order:cancelled event. A row the listener holds
- * is skipped; once that commits the order is no longer created. The grace
- * keeps the sweeper out of the way of a healthy clock.
+ * order:cancelled event. A row the listener holds is skipped; once that
+ * commits the order is no longer created. The grace keeps the sweeper out
+ * of the way of a healthy clock.
  */
 #include "orders/orders.h"
 #include "core/arena.h"

@@ -4,14 +4,15 @@
  * order:created inserts the replica at the event's version (a duplicate is
  * a no-op), one event or a batch in one statement. order:cancelled applies
  * only version = replica.version + 1: an early one (its predecessor has not
- * arrived) is retried, a stale one is acked. When it applies and the order has a payment not yet refunded, the
- * charge is refunded inside the same transaction (Idempotency-Key
- * refund-<charge id>, so a redelivery after a crash refunds once) and the
- * refund recorded; if the provider cannot refund now, the whole event
- * rolls back and is redelivered, and after MAX_DELIVERIES it is visible on
- * the dead-letter stream. How a paid order comes to be cancelled: orders
- * cancelled it (expiry, the user) before payment:created reached it, so
- * orders will never mark it complete; the charge must go back. A pay
+ * arrived) is retried, a stale one is acked. When it applies and the order
+ * has a payment not yet refunded, the charge is refunded inside the same
+ * transaction (Idempotency-Key refund-<charge id>, so a redelivery after a
+ * crash refunds once) and the refund recorded; if the provider cannot
+ * refund now, the whole event rolls back and is redelivered, and after
+ * MAX_DELIVERIES it is visible on the dead-letter stream. How a paid
+ * order comes to be cancelled: orders cancelled it (expiry, the user)
+ * before payment:created reached it, so orders will never mark it
+ * complete; the charge must go back. A pay
  * request holding the replica's lock makes this listener wait, so the
  * payment it commits is seen here (the lookup is its own statement, with
  * a snapshot taken after the wait).
