@@ -17,6 +17,16 @@
 TX_STMT(SQL_REPLICA_INSERT, 4,
 	"INSERT INTO orders.tickets (id, title, price_cents, version) "
 	"VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING");
+/* The batch form: $1 a JSON array of {id, title, cents, version}. In id
+ * order (two batches that share a ticket wait for each other rather than
+ * deadlock), and within one id in the batch's order: the first of two
+ * events for one ticket is inserted, the second is a no-op, as one by
+ * one. */
+TX_STMT(SQL_REPLICA_INSERT_MANY, 1,
+	"INSERT INTO orders.tickets (id, title, price_cents, version) "
+	"SELECT (j->>'id')::uuid, j->>'title', (j->>'cents')::bigint, "
+	"(j->>'version')::integer FROM json_array_elements($1::json) "
+	"WITH ORDINALITY AS e (j, i) ORDER BY 1, i ON CONFLICT (id) DO NOTHING");
 /* Only the next version applies; the second value tells a stale
  * duplicate (already applied) from an early one (wait for its turn). */
 TX_STMT(SQL_REPLICA_UPDATE, 4,
@@ -69,6 +79,17 @@ TX_STMT(SQL_ORDER_COMPLETE, 1,
 	"version = version + 1 WHERE id = $1 "
 	"AND status IN ('created', 'awaiting:payment') RETURNING 1) "
 	"SELECT EXISTS (SELECT 1 FROM orders.orders WHERE id = $1)");
+/* The batch form of SQL_ORDER_COMPLETE, $1 a uuid[], with the locking of
+ * SQL_ORDERS_EXPIRE (for the same reasons): each order still created or
+ * awaiting payment is completed, once; the answer is the ids that match
+ * no order. */
+TX_STMT(SQL_ORDERS_COMPLETE_MANY, 1,
+	"WITH l AS (SELECT id, status FROM orders.orders WHERE id = ANY($1::uuid[]) "
+	"ORDER BY id FOR UPDATE), "
+	"o AS (UPDATE orders.orders o SET status = 'complete', "
+	"version = o.version + 1 FROM l WHERE o.id = l.id "
+	"AND l.status IN ('created', 'awaiting:payment')) "
+	"SELECT unnest($1::uuid[]) EXCEPT SELECT id FROM l");
 
 static int fail(struct tx_ctx *ctx, int rc, char *err, size_t errlen,
 		const char *what)
@@ -145,6 +166,27 @@ static bool ticket_json(struct tx_ctx *ctx, const struct tx_event *ev,
 	return true;
 }
 
+/* ticket:created for a batch, in one statement: each ticket inserted
+ * once, a duplicate is a no-op. A malformed event is refused, with no
+ * effect, and fails alone in on_ticket_created. */
+static int on_ticket_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				   size_t n, bool *ok, char *err, size_t errlen)
+{
+	struct tx_buf b = TX_BUF_INIT(0);
+	size_t k = 0;
+	tx_buf_addch(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = ticket_json(ctx, &evs[i], &b);
+		k += ok[i];
+	}
+	tx_buf_addch(&b, ']');
+	int rc = b.toobig ? -TX_E_INTERNAL
+			  : k ? tx_db_exec(ctx, &SQL_REPLICA_INSERT_MANY,
+					  (const char *const[]){ b.buf }, NULL) : 0;
+	tx_buf_release(&b);
+	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
+}
+
 /* The same for a batch, in one statement. Malformed events, early ones
  * and those whose ticket has not arrived are refused, with no effect, and
  * go through on_ticket_updated alone (a failure or a retry, as above). */
@@ -190,28 +232,32 @@ static int order_step(struct tx_ctx *ctx, const struct tx_stmt *st,
 	return 0;
 }
 
-/* Expire ids[0..n) (uuids) in one statement; *missing gets the result
- * whose rows are the ids that match no order. */
-static int expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n,
-		       PGresult **missing)
+/* Run st (SQL_ORDERS_EXPIRE or SQL_ORDERS_COMPLETE_MANY) over the orders
+ * ids[0..n) (uuids); *missing gets the result whose rows are the ids that
+ * match no order. */
+static int orders_many(struct tx_ctx *ctx, const struct tx_stmt *st,
+		       const char *const *ids, size_t n, PGresult **missing)
 {
 	const char *arr = tx_db_uuid_array(ctx->arena, ids, n);
 	if (!arr) {
 		snprintf(ctx->db_error, sizeof(ctx->db_error), "not a uuid");
 		return -TX_E_BAD_REQUEST;
 	}
-	return tx_db_exec(ctx, &SQL_ORDERS_EXPIRE, (const char *const[]){ arr },
-			  missing);
+	return tx_db_exec(ctx, st, (const char *const[]){ arr }, missing);
 }
 
 /* The expiry path, shared with the sweeper (orders.h). */
-int orders_expire(struct tx_ctx *ctx, const char *id)
+int orders_expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n)
 {
 	PGresult *r;
-	int rc = expire_many(ctx, &id, 1, &r);
-	if (rc < 0)
-		return rc;
-	return PQntuples(r) == 0 ? 0 : -TX_E_NOT_FOUND;
+	int rc = orders_many(ctx, &SQL_ORDERS_EXPIRE, ids, n, &r);
+	return rc < 0 ? rc : PQntuples(r);
+}
+
+int orders_expire(struct tx_ctx *ctx, const char *id)
+{
+	int rc = orders_expire_many(ctx, &id, 1);
+	return rc <= 0 ? rc : -TX_E_NOT_FOUND;
 }
 
 /* Cancel unless complete or already cancelled (then: no effect, no event). */
@@ -227,12 +273,13 @@ static int on_expiration_complete(struct tx_ctx *ctx, const struct tx_event *ev,
 	return rc;
 }
 
-/* The same for a batch, in one statement. An event whose order does not
- * exist (or whose orderId is not a uuid) has no effect here and is
- * refused: alone, it fails as above and is retried, then dead-lettered. */
-static int on_expiration_complete_batch(struct tx_ctx *ctx,
-					const struct tx_event *evs, size_t n,
-					bool *ok, char *err, size_t errlen)
+/* The batch form of an event about an order (orderId), in one statement
+ * st over the orders: an event whose order does not exist (or whose
+ * orderId is not a uuid) has no effect here and is refused: alone, it
+ * fails (Order not found) and is retried, then dead-lettered. */
+static int order_batch(struct tx_ctx *ctx, const struct tx_stmt *st,
+		       const struct tx_event *evs, size_t n, bool *ok, char *err,
+		       size_t errlen)
 {
 	const char **order = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*order));
 	const char **ids = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*ids));
@@ -244,14 +291,21 @@ static int on_expiration_complete_batch(struct tx_ctx *ctx,
 			ids[k++] = order[i];
 	}
 	PGresult *r;
-	int rc = k ? expire_many(ctx, ids, k, &r) : 0;
+	int rc = k ? orders_many(ctx, st, ids, k, &r) : 0;
 	if (rc < 0)
-		return fail(ctx, rc, err, errlen, SQL_ORDERS_EXPIRE.name);
+		return fail(ctx, rc, err, errlen, st->name);
 	for (int m = 0; k && m < PQntuples(r); m++)
 		for (size_t i = 0; i < n; i++)
 			if (ok[i] && strcasecmp(order[i], PQgetvalue(r, m, 0)) == 0)
 				ok[i] = false;
 	return 0;
+}
+
+static int on_expiration_complete_batch(struct tx_ctx *ctx,
+					const struct tx_event *evs, size_t n,
+					bool *ok, char *err, size_t errlen)
+{
+	return order_batch(ctx, &SQL_ORDERS_EXPIRE, evs, n, ok, err, errlen);
 }
 
 static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
@@ -261,12 +315,22 @@ static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
 	return order_step(ctx, &SQL_ORDER_COMPLETE, order, err, errlen);
 }
 
+/* The same for a batch: each live order completed once, the others left
+ * alone; an order that does not exist is refused, to fail alone. */
+static int on_payment_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				    size_t n, bool *ok, char *err, size_t errlen)
+{
+	return order_batch(ctx, &SQL_ORDERS_COMPLETE_MANY, evs, n, ok, err, errlen);
+}
+
 const struct tx_listener orders_listeners[] = {
-	{ "ticket:created", "orders-service", "orders", on_ticket_created, NULL },
+	{ "ticket:created", "orders-service", "orders", on_ticket_created,
+	  on_ticket_created_batch },
 	{ "ticket:updated", "orders-service", "orders", on_ticket_updated,
 	  on_ticket_updated_batch },
 	{ "expiration:complete", "orders-service", "orders", on_expiration_complete,
 	  on_expiration_complete_batch },
-	{ "payment:created", "orders-service", "orders", on_payment_created, NULL },
+	{ "payment:created", "orders-service", "orders", on_payment_created,
+	  on_payment_created_batch },
 };
 const size_t orders_nlisteners = sizeof(orders_listeners) / sizeof(orders_listeners[0]);

@@ -59,8 +59,12 @@ extern const size_t orders_nlisteners;
  * listener's batch mode runs the same statement over many orders at once.
  * 0, -TX_E_NOT_FOUND (no such order), or another -TX_E_... */
 int orders_expire(struct tx_ctx *ctx, const char *id);
+/* The same over the orders ids[0..n) (uuids) in one statement, each
+ * cancelled at most once: the number of ids that match no order, or
+ * -TX_E_... (-TX_E_BAD_REQUEST when one is not a uuid). */
+int orders_expire_many(struct tx_ctx *ctx, const char *const *ids, size_t n);
 
-/* sweeper.c: cancels, through orders_expire, created orders whose
+/* sweeper.c: cancels, through orders_expire_many, created orders whose
  * expires_at is older than now - EXPIRATION_GRACE_SECONDS, in case Redis
  * lost their timers. Batches of at most ORDERS_SWEEP_BATCH rows taken with
  * FOR UPDATE SKIP LOCKED, each batch one transaction: any number of

@@ -4,11 +4,12 @@
  * would hold its ticket forever. Every few seconds the sweeper takes the
  * created orders overdue by more than EXPIRATION_GRACE_SECONDS (the
  * partial index orders_created_expiry makes that cheap), locks them with
- * SKIP LOCKED so that concurrent sweepers split the work, and expires each
- * through orders_expire: the statement of the expiration:complete
- * listener, with the same order:cancelled event. A row the listener holds
- * is skipped; once that commits the order is no longer created. The grace
- * keeps the sweeper out of the way of a healthy clock.
+ * SKIP LOCKED so that concurrent sweepers split the work, and expires them
+ * all in one statement through orders_expire_many: the statement of the
+ * expiration:complete listener (and of its batch mode), with the same
+ * order:cancelled event. A row the listener holds is skipped; once that
+ * commits the order is no longer created. The grace keeps the sweeper out
+ * of the way of a healthy clock.
  */
 #include "orders/orders.h"
 #include "core/arena.h"
@@ -45,12 +46,16 @@ int orders_sweep(struct tx_ctx *ctx, long grace_s, int limit, int *n)
 	int rc = tx_db_begin(ctx);
 	if (rc == 0)
 		rc = tx_db_exec(ctx, &SQL_SWEEP_PICK, (const char *const[]){ grace, lim }, &r);
-	for (int i = 0; rc == 0 && i < PQntuples(r); i++) {
-		rc = orders_expire(ctx, PQgetvalue(r, i, 0));
-		*n += rc == 0;
-	}
-	if (rc == 0)
+	int picked = rc == 0 ? PQntuples(r) : 0;
+	const char **ids = tx_arena_alloc(ctx->arena, ((size_t)picked + 1) * sizeof(*ids));
+	for (int i = 0; i < picked; i++)
+		ids[i] = PQgetvalue(r, i, 0);
+	if (picked > 0)
+		rc = orders_expire_many(ctx, ids, (size_t)picked);
+	if (rc >= 0) {
+		*n = picked - rc; /* locked: all of them exist */
 		rc = tx_db_commit(ctx);
+	}
 	if (rc < 0) {
 		tx_db_rollback(ctx);
 		*n = 0;

@@ -2,16 +2,17 @@
  * the replica of orders, and refunds.
  *
  * order:created inserts the replica at the event's version (a duplicate is
- * a no-op). order:cancelled applies only version = replica.version + 1: an
- * early one (its predecessor has not arrived) is retried, a stale one is
- * acked. When it applies and the order has a payment not yet refunded, the
- * charge is refunded inside the same transaction (Idempotency-Key
- * refund-<charge id>, so a redelivery after a crash refunds once) and the
- * refund recorded; if the provider cannot refund now, the whole event
- * rolls back and is redelivered, and after MAX_DELIVERIES it is visible on
- * the dead-letter stream. How a paid order comes to be cancelled: orders
- * cancelled it (expiry, the user) before payment:created reached it, so
- * orders will never mark it complete; the charge must go back. A pay
+ * a no-op), one event or a batch in one statement. order:cancelled applies
+ * only version = replica.version + 1: an early one (its predecessor has not
+ * arrived) is retried, a stale one is acked. When it applies and the order
+ * has a payment not yet refunded, the charge is refunded inside the same
+ * transaction (Idempotency-Key refund-<charge id>, so a redelivery after a
+ * crash refunds once) and the refund recorded; if the provider cannot
+ * refund now, the whole event rolls back and is redelivered, and after
+ * MAX_DELIVERIES it is visible on the dead-letter stream. How a paid
+ * order comes to be cancelled: orders cancelled it (expiry, the user)
+ * before payment:created reached it, so orders will never mark it
+ * complete; the charge must go back. A pay
  * request holding the replica's lock makes this listener wait, so the
  * payment it commits is seen here (the lookup is its own statement, with
  * a snapshot taken after the wait).
@@ -33,6 +34,17 @@ TX_STMT(SQL_REPLICA_INSERT, 6,
 	"INSERT INTO payments.orders (id, version, user_id, price_cents, status, "
 	"expires_at) VALUES ($1, $2, $3, $4, $5, payments.parse_ts($6)) "
 	"ON CONFLICT (id) DO NOTHING");
+/* The batch form: $1 a JSON array of {id, version, user, cents, status,
+ * expires}. In id order (two batches that share an order wait for each
+ * other rather than deadlock), and within one id in the batch's order:
+ * the first of two events for one order is inserted, the second is a
+ * no-op, as one by one. */
+TX_STMT(SQL_REPLICA_INSERT_MANY, 1,
+	"INSERT INTO payments.orders (id, version, user_id, price_cents, status, "
+	"expires_at) SELECT (j->>'id')::uuid, (j->>'version')::integer, "
+	"(j->>'user')::uuid, (j->>'cents')::bigint, j->>'status', "
+	"payments.parse_ts(j->>'expires') FROM json_array_elements($1::json) "
+	"WITH ORDINALITY AS e (j, i) ORDER BY 1, i ON CONFLICT (id) DO NOTHING");
 TX_STMT(SQL_REPLICA_CANCEL, 2,
 	"WITH u AS (UPDATE payments.orders SET status = 'cancelled', "
 	"version = $2 WHERE id = $1 AND version = $2::integer - 1 RETURNING 1) "
@@ -100,6 +112,51 @@ static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 	}
 	snprintf(cents, sizeof(cents), "%lld", (long long)c);
 	int rc = tx_db_exec(ctx, &SQL_REPLICA_INSERT, p, NULL);
+	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
+}
+
+/* One order:created as an element of SQL_REPLICA_INSERT_MANY's array;
+ * false (nothing added) when on_order_created would fail on it. */
+static bool order_json(struct tx_ctx *ctx, const struct tx_event *ev,
+		       struct tx_buf *b)
+{
+	int64_t c;
+	long v;
+	const char *id = tx_event_str(ctx->arena, ev, NULL, "id");
+	const char *user = tx_event_str(ctx->arena, ev, NULL, "userId");
+	const char *status = tx_event_str(ctx->arena, ev, NULL, "status");
+	if (tx_price_parse(tx_event_str(ctx->arena, ev, "ticket", "price"), &c) < 0 ||
+	    !is_version(tx_event_str(ctx->arena, ev, NULL, "version"), &v) ||
+	    !*status || !tx_db_is_uuid(id) || !tx_db_is_uuid(user))
+		return false;
+	tx_buf_addf(b, "%s{\"id\":\"%s\",\"version\":%ld,\"user\":\"%s\","
+		    "\"cents\":%lld,\"status\":\"", b->len > 1 ? "," : "", id, v,
+		    user, (long long)c);
+	tx_buf_add_json_str(b, status);
+	tx_buf_addlit(b, "\",\"expires\":\"");
+	tx_buf_add_json_str(b, tx_event_str(ctx->arena, ev, NULL, "expiresAt"));
+	tx_buf_addlit(b, "\"}");
+	return true;
+}
+
+/* The same for a batch, in one statement: each order inserted once, a
+ * duplicate is a no-op. A malformed event is refused, with no effect,
+ * and fails alone in on_order_created. */
+static int on_order_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				  size_t n, bool *ok, char *err, size_t errlen)
+{
+	struct tx_buf b = TX_BUF_INIT(0);
+	size_t k = 0;
+	tx_buf_addch(&b, '[');
+	for (size_t i = 0; i < n; i++) {
+		ok[i] = order_json(ctx, &evs[i], &b);
+		k += ok[i];
+	}
+	tx_buf_addch(&b, ']');
+	int rc = b.toobig ? -TX_E_INTERNAL
+			  : k ? tx_db_exec(ctx, &SQL_REPLICA_INSERT_MANY,
+					  (const char *const[]){ b.buf }, NULL) : 0;
+	tx_buf_release(&b);
 	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
 }
 
@@ -191,7 +248,8 @@ static int on_order_cancelled_batch(struct tx_ctx *ctx, const struct tx_event *e
 }
 
 const struct tx_listener payments_listeners[] = {
-	{ "order:created", "payments-service", "payments", on_order_created, NULL },
+	{ "order:created", "payments-service", "payments", on_order_created,
+	  on_order_created_batch },
 	{ "order:cancelled", "payments-service", "payments", on_order_cancelled,
 	  on_order_cancelled_batch },
 };

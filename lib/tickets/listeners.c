@@ -1,7 +1,8 @@
 /* listeners.c: the tickets service's listeners (group tickets-service):
  * an order locks its ticket, a cancellation unlocks it, each change bumps
  * the version and publishes ticket:updated through the outbox.
- * Cancellations also come in batches (a mass expiry): one statement. */
+ * Both also come in batches (a flash sale, a mass expiry): set-based
+ * statements over the batch. */
 #include "tickets/tickets.h"
 #include "core/arena.h"
 #include "core/db.h"
@@ -9,6 +10,7 @@
 #include "core/event.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <strings.h>
 
 /* Both listeners first take the ticket's row lock in a statement of its
@@ -63,6 +65,38 @@ TX_STMT(SQL_UNLOCK_MANY, 2,
 	"SELECT DISTINCT order_id FROM c ON CONFLICT DO NOTHING) "
 	"SELECT unnest($1::uuid[]) EXCEPT SELECT id FROM l");
 
+/* The batch form of the lock, in two statements as the single path: the
+ * first locks the batch's tickets in id order (two batches that share
+ * one wait for each other rather than deadlock; a lock held by
+ * order:cancelled makes it wait), so that the second, with a snapshot
+ * taken after the wait, sees who holds each ticket now and every
+ * cancellation committed meanwhile. $1 the tickets and $2 the orders,
+ * pair by pair, in the batch's order. As one by one: a free ticket goes
+ * to the first of its events whose order is not cancelled (w), with one
+ * ticket:updated; an event whose order holds the ticket (now, or after w)
+ * or is cancelled is done. The answer: the (1-based) positions of the
+ * events to go alone, to wait: a ticket held by another order, or one
+ * that does not exist (yet). */
+TX_STMT(SQL_ROW_LOCK_MANY, 1,
+	"SELECT 1 FROM tickets.tickets WHERE id = ANY($1::uuid[]) ORDER BY id "
+	"FOR UPDATE");
+TX_STMT(SQL_LOCK_MANY, 2,
+	"WITH c AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) "
+	"WITH ORDINALITY AS c (ticket, order_id, i)), "
+	"k AS (SELECT c.*, t.id IS NOT NULL AS found, t.order_id AS holder, "
+	"EXISTS (SELECT 1 FROM tickets.order_cancellations x "
+	"WHERE x.order_id = c.order_id) AS gone "
+	"FROM c LEFT JOIN tickets.tickets t ON t.id = c.ticket), "
+	"w AS (SELECT DISTINCT ON (ticket) ticket, order_id FROM k "
+	"WHERE found AND holder IS NULL AND NOT gone ORDER BY ticket, i), "
+	"u AS (UPDATE tickets.tickets t SET order_id = w.order_id, "
+	"version = t.version + 1 FROM w WHERE t.id = w.ticket RETURNING t.*), "
+	"e AS (INSERT INTO tickets.outbox (subject, data) SELECT 'ticket:updated', "
+	"tickets.ticket_event(id, version, title, price_cents, user_id, order_id) "
+	"FROM u) "
+	"SELECT k.i FROM k LEFT JOIN w ON w.ticket = k.ticket WHERE NOT k.found "
+	"OR (NOT k.gone AND coalesce(k.holder, w.order_id) <> k.order_id)");
+
 /* 0 with the ticket's row locked, TX_EV_RETRY if it does not exist (yet). */
 static int row_lock(struct tx_ctx *ctx, const char *ticket, char *err, size_t errlen)
 {
@@ -96,6 +130,42 @@ static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 	if (PQgetvalue(r, 0, 0)[0] != 't') {
 		snprintf(err, errlen, "Ticket held by another order");
 		return TX_EV_RETRY; /* its order:cancelled is still on the way */
+	}
+	return 0;
+}
+
+/* The same for a batch. Events whose ids are not uuids, whose ticket has
+ * not arrived or is held by another order are refused, with no effect,
+ * and go through on_order_created alone (a failure or a retry). */
+static int on_order_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				  size_t n, bool *ok, char *err, size_t errlen)
+{
+	const char **tk = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*tk));
+	const char **od = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*od));
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		tk[k] = tx_event_str(ctx->arena, &evs[i], "ticket", "id");
+		od[k] = tx_event_str(ctx->arena, &evs[i], NULL, "id");
+		ok[i] = tx_db_is_uuid(tk[k]) && tx_db_is_uuid(od[k]);
+		if (ok[i])
+			pos[k++] = i;
+	}
+	if (k == 0)
+		return 0;
+	PGresult *r;
+	const char *p[] = { tx_db_uuid_array(ctx->arena, tk, k),
+			    tx_db_uuid_array(ctx->arena, od, k) };
+	int rc = tx_db_exec(ctx, &SQL_ROW_LOCK_MANY, p, NULL);
+	if (rc == 0)
+		rc = tx_db_exec(ctx, &SQL_LOCK_MANY, p, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "lock: %s", ctx->db_error);
+		return rc;
+	}
+	for (int m = 0; m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
 	}
 	return 0;
 }
@@ -152,7 +222,8 @@ static int on_order_cancelled_batch(struct tx_ctx *ctx, const struct tx_event *e
 }
 
 const struct tx_listener tickets_listeners[] = {
-	{ "order:created", "tickets-service", "tickets", on_order_created, NULL },
+	{ "order:created", "tickets-service", "tickets", on_order_created,
+	  on_order_created_batch },
 	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled,
 	  on_order_cancelled_batch },
 };

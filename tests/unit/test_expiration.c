@@ -511,6 +511,34 @@ START_TEST(sweeper_cancels_only_overdue_created)
 }
 END_TEST
 
+/* One sweep expires every order it picks, in one statement: each once,
+ * with its own order:cancelled (version 1, its ticket). Grace 5 s and
+ * orders 10 s overdue: the stack's own sweepers (grace 30 s) leave them
+ * to this one. */
+START_TEST(sweep_expires_its_whole_batch)
+{
+	char id[5][37];
+	int n, total = 0;
+	for (int i = 0; i < 5; i++)
+		seed_order("created", "-10", id[i]);
+	do {
+		ck_assert_int_eq(orders_sweep(&sctx, 5, ORDERS_SWEEP_BATCH, &n), 0);
+		tx_arena_reset(sctx.arena);
+		total += n;
+	} while (n == ORDERS_SWEEP_BATCH);
+	ck_assert_int_ge(total, 5);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_str_eq(status_of(id[i]), "cancelled v1");
+		ck_assert_int_eq(cancelled_events(id[i]), 1);
+		ck_assert_str_eq(q1("SELECT (data->>'version') || ' ' || (data->'ticket'->>'id' "
+				    "= (SELECT ticket_id::text FROM orders.orders WHERE id = $1))"
+				    "::text FROM orders.outbox WHERE subject = 'order:cancelled' "
+				    "AND (data->>'id')::uuid = $1", id[i]),
+				 "1 true");
+	}
+}
+END_TEST
+
 /* The expiry path itself: the listener's statement on each status. */
 START_TEST(expire_is_the_listener_path)
 {
@@ -550,6 +578,7 @@ Suite *suite_expiration(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_checked_fixture(tc, sweeper_setup, sweeper_teardown);
 	tcase_add_test(tc, sweeper_cancels_only_overdue_created);
+	tcase_add_test(tc, sweep_expires_its_whole_batch);
 	tcase_add_test(tc, expire_is_the_listener_path);
 	suite_add_tcase(s, tc);
 	return s;

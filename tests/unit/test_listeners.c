@@ -159,6 +159,44 @@ static int deliver_batch(const struct tx_listener *l, char *const *data, size_t 
 	return rc;
 }
 
+/* Apply data[0..n) as the runtime would. One by one (batch false): each
+ * in its own transaction, in order. As a batch (true): handle_batch in
+ * one transaction (its verdicts must be want_ok), then each event it
+ * refused alone, in order. rc[i]: the result of the event's (last)
+ * delivery, 0 acked, TX_EV_RETRY or < 0 left pending. Both ways must end
+ * in the same state: that is the batch contract (events.h). */
+static void apply_all(const struct tx_listener *l, bool batch, char *const *data,
+		      size_t n, const bool *want_ok, int *rc)
+{
+	bool *ok = calloc(n, sizeof(*ok));
+	ck_assert_ptr_nonnull(ok);
+	if (batch) {
+		ck_assert_int_eq(deliver_batch(l, data, n, ok), 0);
+		for (size_t i = 0; i < n; i++)
+			ck_assert_msg(ok[i] == want_ok[i], "event %zu: ok=%d", i, ok[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		rc[i] = batch && ok[i] ? 0 : deliver(l, data[i]);
+	free(ok);
+}
+
+/* Hold a lock that the batch will wait for on pg (the statement sql, in a
+ * transaction left open), with ctx's lock_timeout short: the batch's
+ * statement fails as any statement can (a lock timeout, a deadlock, a
+ * connection lost). release() rolls pg back and restores the timeout. */
+static void hold(const char *sql, const char *a)
+{
+	PQclear(q("BEGIN", NULL, NULL, NULL));
+	PQclear(q(sql, a, NULL, NULL));
+	ck_assert_int_eq(tx_db_exec_script(ctx.db, "SET lock_timeout = '200ms'"), 0);
+}
+
+static void release(void)
+{
+	PQclear(q("ROLLBACK", NULL, NULL, NULL));
+	ck_assert_int_eq(tx_db_exec_script(ctx.db, "RESET lock_timeout"), 0);
+}
+
 #define TICKETS(subject) find(tickets_listeners, tickets_nlisteners, (subject))
 #define ORDERS(subject) find(orders_listeners, orders_nlisteners, (subject))
 
@@ -433,6 +471,98 @@ START_TEST(order_created_waits_for_previous_cancellation)
 }
 END_TEST
 
+/* order:created, one by one (_i 0) and as a batch (_i 1), to the same
+ * end: a free ticket goes to the first of its orders, with one
+ * ticket:updated, and the next order for it waits (retry) for the
+ * first's cancellation; the same order again is a no-op; an order for a
+ * ticket held by another waits, for the ticket's own order is a no-op; a
+ * cancelled order does not lock, and the ticket goes to the order after
+ * it; an order may come back for another ticket; a ticket that has not
+ * arrived waits; ids that are not uuids fail. Events 0, 1, 2 and 10 are
+ * for one ticket: the first (a) wins, not the last. */
+START_TEST(order_created_batch_as_one_by_one)
+{
+	struct tk t1, t2, t3, t4;
+	char a[UUID_LEN], b[UUID_LEN], c[UUID_LEN], d[UUID_LEN], x[UUID_LEN],
+		y[UUID_LEN], e[UUID_LEN], gone[UUID_LEN], who[UUID_LEN];
+	make_ticket(&t1);
+	make_ticket(&t2);
+	make_ticket(&t3);
+	make_ticket(&t4);
+	char *ids[] = { a, b, c, d, x, y, e, gone };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		new_uuid(ids[i]);
+	char *held_x = order_created_json(x, t3.id), *cancel_c = order_cancelled_json(c, t4.id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), held_x), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancel_c), 0);
+	char *ev[11] = { order_created_json(a, t1.id), order_created_json(b, t1.id),
+			 order_created_json(a, t1.id), order_created_json(y, t3.id),
+			 order_created_json(x, t3.id), order_created_json(c, t4.id),
+			 order_created_json(d, t4.id), order_created_json(e, gone),
+			 order_created_json(e, "not-a-uuid"), order_created_json(b, t2.id),
+			 order_created_json(b, t1.id) };
+	const bool want_ok[11] = { true, false, true, false, true, true, true, false,
+				   false, true, false };
+	int rc[11];
+	apply_all(TICKETS("order:created"), _i, ev, 11, want_ok, rc);
+	for (int i = 0; i < 11; i++)
+		if (i == 8)
+			ck_assert_msg(rc[i] < 0, "event 8: rc=%d", rc[i]);
+		else
+			ck_assert_msg(rc[i] == (want_ok[i] ? 0 : TX_EV_RETRY), "event %d: rc=%d",
+				      i, rc[i]);
+	const struct {
+		const char *ticket, *order;
+	} want[] = { { t1.id, a }, { t2.id, b }, { t3.id, x }, { t4.id, d } };
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(ticket_state(want[i].ticket, who), 1);
+		ck_assert_str_eq(who, want[i].order);
+		ck_assert_int_eq(updates_of(want[i].ticket), 1);
+		struct json_object *u = last_update(want[i].ticket);
+		ck_assert_str_eq(jstr(u, "orderId"), want[i].order);
+		ck_assert_int_eq(jint(u, "version"), 1);
+		ck_assert_str_eq(jstr(u, "title"), "concert");
+		ck_assert_int_eq(jint(u, "price"), 99);
+		json_object_put(u);
+	}
+	for (int i = 0; i < 11; i++)
+		free(ev[i]);
+	free(held_x);
+	free(cancel_c);
+}
+END_TEST
+
+/* A batch of order:created whose statement fails (here: a lock it waits
+ * for too long) leaves no effect at all, no lock and no ticket:updated;
+ * its events then apply one by one. */
+START_TEST(order_created_failed_batch_rolls_back)
+{
+	struct tk t1, t2;
+	char a[UUID_LEN], b[UUID_LEN], who[UUID_LEN];
+	bool ok[2];
+	make_ticket(&t1);
+	make_ticket(&t2);
+	new_uuid(a);
+	new_uuid(b);
+	char *ev[2] = { order_created_json(a, t1.id), order_created_json(b, t2.id) };
+	hold("SELECT 1 FROM tickets.tickets WHERE id = $1 FOR UPDATE", t2.id);
+	ck_assert_int_lt(deliver_batch(TICKETS("order:created"), ev, 2, ok), 0);
+	release();
+	ck_assert_int_eq(ticket_state(t1.id, who), 0);
+	ck_assert_str_eq(who, "");
+	ck_assert_int_eq(updates_of(t1.id) + updates_of(t2.id), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), ev[0]), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), ev[1]), 0);
+	ck_assert_int_eq(ticket_state(t1.id, who), 1);
+	ck_assert_str_eq(who, a);
+	ck_assert_int_eq(ticket_state(t2.id, who), 1);
+	ck_assert_str_eq(who, b);
+	ck_assert_int_eq(updates_of(t1.id) + updates_of(t2.id), 2);
+	free(ev[0]);
+	free(ev[1]);
+}
+END_TEST
+
 /* ---- orders: the tickets replica ------------------------------------------ */
 
 static void replica_insert(const char *id, const char *title, const char *cents)
@@ -486,6 +616,69 @@ START_TEST(ticket_created_duplicate_acked)
 	replica_row(id, row, sizeof(row));
 	ck_assert_str_eq(row, "concert|1050|0");
 	free(data);
+}
+END_TEST
+
+/* ticket:created, one by one (_i 0) and as a batch (_i 1), to the same
+ * end: each ticket inserted once, the first of two events for one ticket
+ * wins (the second is a no-op), a ticket already replicated (and updated
+ * since) is left alone; a malformed price and an id that is not a uuid
+ * fail, with no effect. */
+START_TEST(ticket_created_batch_as_one_by_one)
+{
+	char x[UUID_LEN], y[UUID_LEN], z[UUID_LEN], w[UUID_LEN], row[256];
+	new_uuid(x);
+	new_uuid(y);
+	new_uuid(z);
+	new_uuid(w);
+	replica_insert(z, "old", "500");
+	PQclear(q("UPDATE orders.tickets SET version = 2 WHERE id = $1", z, NULL, NULL));
+	char *ev[6] = { ticket_event(x, 0, "concert", "10"), ticket_event(y, 0, "opera", "20.5"),
+			ticket_event(x, 0, "other", "5"), ticket_event(z, 0, "new", "1"),
+			ticket_event(w, 0, "bad price", "-1"),
+			ticket_event("not-a-uuid", 0, "x", "1") };
+	const bool want_ok[6] = { true, true, true, true, false, false };
+	int rc[6];
+	apply_all(ORDERS("ticket:created"), _i, ev, 6, want_ok, rc);
+	for (int i = 0; i < 6; i++)
+		ck_assert_msg(want_ok[i] ? rc[i] == 0 : rc[i] < 0, "event %d: rc=%d", i, rc[i]);
+	replica_row(x, row, sizeof(row));
+	ck_assert_str_eq(row, "concert|1000|0");
+	replica_row(y, row, sizeof(row));
+	ck_assert_str_eq(row, "opera|2050|0");
+	replica_row(z, row, sizeof(row));
+	ck_assert_str_eq(row, "old|500|2");
+	replica_row(w, row, sizeof(row));
+	ck_assert_str_eq(row, "");
+	for (int i = 0; i < 6; i++)
+		free(ev[i]);
+}
+END_TEST
+
+/* A batch of ticket:created whose statement fails (it waits too long for
+ * another transaction's insert of one of its tickets) inserts nothing;
+ * its events then apply one by one. */
+START_TEST(ticket_created_failed_batch_rolls_back)
+{
+	char x[UUID_LEN], y[UUID_LEN], row[256];
+	bool ok[2];
+	new_uuid(x);
+	new_uuid(y);
+	char *ev[2] = { ticket_event(x, 0, "concert", "10"), ticket_event(y, 0, "opera", "20") };
+	hold("INSERT INTO orders.tickets (id, title, price_cents, version) "
+	     "VALUES ($1, 'held', 1, 0)", y);
+	ck_assert_int_lt(deliver_batch(ORDERS("ticket:created"), ev, 2, ok), 0);
+	release();
+	replica_row(x, row, sizeof(row));
+	ck_assert_str_eq(row, "");
+	ck_assert_int_eq(deliver(ORDERS("ticket:created"), ev[0]), 0);
+	ck_assert_int_eq(deliver(ORDERS("ticket:created"), ev[1]), 0);
+	replica_row(x, row, sizeof(row));
+	ck_assert_str_eq(row, "concert|1000|0");
+	replica_row(y, row, sizeof(row));
+	ck_assert_str_eq(row, "opera|2000|0");
+	free(ev[0]);
+	free(ev[1]);
 }
 END_TEST
 
@@ -771,6 +964,62 @@ START_TEST(payment_created_for_cancelled_order)
 }
 END_TEST
 
+/* payment:created, one by one (_i 0) and as a batch (_i 1), to the same
+ * end: a created or awaiting order is completed once (a second payment
+ * event for it is a no-op), a complete or cancelled one is left alone,
+ * no order:cancelled anywhere; an order that does not exist, or an
+ * orderId that is not a uuid, fails. */
+START_TEST(payment_created_batch_as_one_by_one)
+{
+	static const char *const status[] = { "created", "awaiting:payment", "complete",
+					      "cancelled" };
+	char o[4][UUID_LEN], t[4][UUID_LEN], unknown[UUID_LEN], st[64];
+	for (int i = 0; i < 4; i++)
+		make_order(status[i], o[i], t[i]);
+	new_uuid(unknown);
+	const char *order[7] = { o[0], o[1], o[2], o[3], unknown, "not-a-uuid", o[0] };
+	const bool want_ok[7] = { true, true, true, true, false, false, true };
+	char *json[7];
+	int rc[7];
+	for (int i = 0; i < 7; i++)
+		json[i] = payment_json(order[i]);
+	apply_all(ORDERS("payment:created"), _i, json, 7, want_ok, rc);
+	for (int i = 0; i < 7; i++)
+		ck_assert_msg(want_ok[i] ? rc[i] == 0 : rc[i] < 0, "event %d: rc=%d", i, rc[i]);
+	const char *want[4] = { "complete|1", "complete|1", "complete|0", "cancelled|0" };
+	for (int i = 0; i < 4; i++) {
+		order_status(o[i], st, sizeof(st));
+		ck_assert_str_eq(st, want[i]);
+		ck_assert_int_eq(cancels_of(o[i]), 0);
+	}
+	for (int i = 0; i < 7; i++)
+		free(json[i]);
+}
+END_TEST
+
+/* A batch of payment:created whose statement fails (an order locked too
+ * long) completes nothing; its events then apply one by one. */
+START_TEST(payment_created_failed_batch_rolls_back)
+{
+	char o[2][UUID_LEN], t[2][UUID_LEN], st[64];
+	bool ok[2];
+	make_order("created", o[0], t[0]);
+	make_order("awaiting:payment", o[1], t[1]);
+	char *json[2] = { payment_json(o[0]), payment_json(o[1]) };
+	hold("SELECT 1 FROM orders.orders WHERE id = $1 FOR UPDATE", o[1]);
+	ck_assert_int_lt(deliver_batch(ORDERS("payment:created"), json, 2, ok), 0);
+	release();
+	order_status(o[0], st, sizeof(st));
+	ck_assert_str_eq(st, "created|0");
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(deliver(ORDERS("payment:created"), json[i]), 0);
+		order_status(o[i], st, sizeof(st));
+		ck_assert_str_eq(st, "complete|1");
+		free(json[i]);
+	}
+}
+END_TEST
+
 START_TEST(listener_tables)
 {
 	static const struct {
@@ -790,6 +1039,7 @@ START_TEST(listener_tables)
 		ck_assert_str_eq(l->group, want[i].group);
 		ck_assert_str_eq(l->schema, want[i].schema);
 		ck_assert_ptr_nonnull(l->handle);
+		ck_assert_ptr_nonnull(l->handle_batch); /* all of them, in a burst */
 	}
 	ck_assert_uint_eq(tickets_nlisteners, 2);
 	ck_assert_uint_eq(orders_nlisteners, 4);
@@ -809,12 +1059,16 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, late_order_created_does_not_lock);
 	tcase_add_test(tc, order_created_waits_for_previous_cancellation);
 	tcase_add_test(tc, order_cancelled_batch_unlocks_held_tickets);
+	tcase_add_loop_test(tc, order_created_batch_as_one_by_one, 0, 2);
+	tcase_add_test(tc, order_created_failed_batch_rolls_back);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("orders");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, ticket_created_makes_replica);
 	tcase_add_test(tc, ticket_created_duplicate_acked);
+	tcase_add_loop_test(tc, ticket_created_batch_as_one_by_one, 0, 2);
+	tcase_add_test(tc, ticket_created_failed_batch_rolls_back);
 	tcase_add_test(tc, ticket_updated_applies_next_version);
 	tcase_add_test(tc, ticket_updated_skipped_version_retries);
 	tcase_add_test(tc, ticket_updated_before_created_retries);
@@ -826,6 +1080,8 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, expiration_batch_cancels_only_live_orders);
 	tcase_add_test(tc, payment_created_completes_order);
 	tcase_add_test(tc, payment_created_for_cancelled_order);
+	tcase_add_loop_test(tc, payment_created_batch_as_one_by_one, 0, 2);
+	tcase_add_test(tc, payment_created_failed_batch_rolls_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -435,6 +435,10 @@ TX_STMT(SQL_EVENTS_OF, 1,
 	"SELECT data::text FROM payments.outbox WHERE subject = 'payment:created' "
 	"AND data->>'orderId' = $1");
 
+TX_STMT(SQL_REPLICA_ROW, 1,
+	"SELECT status || '|' || version || '|' || price_cents || '|' || "
+	"coalesce(to_char(expires_at AT TIME ZONE 'UTC', "
+	"'YYYY-MM-DD HH24:MI:SS.MS+00'), '') FROM payments.orders WHERE id = $1");
 TX_STMT(SQL_ATTEMPTS_OF, 1,
 	"SELECT outcome, charge_id, refund_id, token IS NULL "
 	"FROM payments.charge_attempts WHERE order_id = $1 ORDER BY created_at");
@@ -516,6 +520,95 @@ START_TEST(listener_order_created)
 	ck_assert_str_eq(PQgetvalue(r, 0, 2), "1000");
 	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t"); /* 'alskdjf' is no time */
 	free(ev);
+}
+END_TEST
+
+static void created_json(char out[256], const char *order, const char *user,
+			 const char *price, const char *status, const char *expires)
+{
+	snprintf(out, 256, "{\"id\":\"%s\",\"version\":0,\"expiresAt\":\"%s\","
+		 "\"userId\":\"%s\",\"status\":\"%s\",\"ticket\":{\"id\":\"t\","
+		 "\"price\":%s}}", order, expires, user, status, price);
+}
+
+/* status|version|price_cents|expires_at of a replica, "" when none. */
+static void replica_of(const char *order, char out[128])
+{
+	PGresult *r = q(ctx, &SQL_REPLICA_ROW, (const char *const[]){ order });
+	snprintf(out, 128, "%s", PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+}
+
+/* order:created, one by one (_i 0) and as a batch (_i 1), to the same
+ * end: each order replicated once, the first of two events for one order
+ * wins, an order already replicated (and cancelled since) is left alone,
+ * an expiresAt that is no time is NULL, a status is kept as sent; a bad
+ * price, a userId that is not a uuid and an empty status fail, with no
+ * effect. */
+START_TEST(listener_order_created_batch_as_one_by_one)
+{
+	char id[7][37], user[37], ev[8][256], got[128];
+	const bool want_ok[8] = { true, true, true, true, false, false, false, true };
+	bool ok[8];
+	uuid(user);
+	for (int i = 0; i < 7; i++)
+		uuid(id[i]);
+	seed(id[3], user, "700", "cancelled", "60");
+	created_json(ev[0], id[0], user, "10", "created", "2030-01-02T03:04:05.678Z");
+	created_json(ev[1], id[1], user, "20.5", "created", "alskdjf");
+	created_json(ev[2], id[0], user, "99", "other", "2031-01-01T00:00:00Z");
+	created_json(ev[3], id[3], user, "1", "created", "");
+	created_json(ev[4], id[4], user, "-1", "created", "");
+	created_json(ev[5], id[5], "not-a-uuid", "1", "created", "");
+	created_json(ev[6], id[6], user, "1", "", "");
+	created_json(ev[7], id[2], user, "3", "odd \\\"status\\\"", "");
+	if (_i)
+		ck_assert_int_eq(listen_batch(ctx, "order:created", ev, 8, ok), 0);
+	for (int i = 0; i < 8; i++) {
+		if (_i)
+			ck_assert_msg(ok[i] == want_ok[i], "event %d: ok=%d", i, ok[i]);
+		int rc = _i && ok[i] ? 0 : listen_(ctx, "order:created", ev[i]);
+		ck_assert_msg(want_ok[i] ? rc == 0 : rc < 0, "event %d: rc=%d", i, rc);
+	}
+	const char *want[7] = { "created|0|1000|2030-01-02 03:04:05.678+00",
+				"created|0|2050|", "odd \"status\"|0|300|",
+				"cancelled|0|700|", "", "", "" };
+	for (int i = 0; i < 7; i++) {
+		replica_of(id[i], got);
+		if (i == 3)
+			got[strlen("cancelled|0|700|")] = '\0'; /* seeded expiry: now + 60 s */
+		ck_assert_msg(strcmp(got, want[i]) == 0, "order %d: '%s'", i, got);
+	}
+}
+END_TEST
+
+/* A batch of order:created whose statement fails (it waits too long for
+ * another transaction's insert of one of its orders) inserts nothing; its
+ * events then apply one by one. */
+START_TEST(listener_order_created_failed_batch_rolls_back)
+{
+	char id[2][37], user[37], ev[2][256], got[128];
+	bool ok[2];
+	uuid(user);
+	uuid(id[0]);
+	uuid(id[1]);
+	created_json(ev[0], id[0], user, "10", "created", "");
+	created_json(ev[1], id[1], user, "20", "created", "");
+	struct tx_ctx *other = ctx_new(&test_cfg);
+	ck_assert_int_eq(tx_db_begin(other), 0);
+	q(other, &SQL_SEED, (const char *const[]){ id[1], user, "1", "held", "60" });
+	ck_assert_int_eq(tx_db_exec_script(ctx->db, "SET lock_timeout = '200ms'"), 0);
+	ck_assert_int_lt(listen_batch(ctx, "order:created", ev, 2, ok), 0);
+	tx_db_rollback(other);
+	ctx_free(other);
+	ck_assert_int_eq(tx_db_exec_script(ctx->db, "RESET lock_timeout"), 0);
+	replica_of(id[0], got);
+	ck_assert_str_eq(got, "");
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(listen_(ctx, "order:created", ev[i]), 0);
+	replica_of(id[0], got);
+	ck_assert_str_eq(got, "created|0|1000|");
+	replica_of(id[1], got);
+	ck_assert_str_eq(got, "created|0|2000|");
 }
 END_TEST
 
@@ -944,6 +1037,8 @@ Suite *suite_payments(void)
 	tc = tcase_create("listeners and pay path");
 	tcase_add_checked_fixture(tc, db_setup, db_teardown);
 	tcase_add_test(tc, listener_order_created);
+	tcase_add_loop_test(tc, listener_order_created_batch_as_one_by_one, 0, 2);
+	tcase_add_test(tc, listener_order_created_failed_batch_rolls_back);
 	tcase_add_test(tc, listener_order_cancelled);
 	tcase_add_test(tc, listener_order_cancelled_batch);
 	tcase_add_test(tc, pay_test_provider);
