@@ -46,6 +46,9 @@ LOAD_S=${NETNS_LOAD_SECONDS:-25}
 export JWT_KEY=${JWT_KEY:-$(head -c 48 /dev/urandom | base64 -w0)}
 declare -A PIDS=() # "host name" -> pid
 
+# A command in a namespace. In the background, call ip netns exec itself:
+# "in_ns ... &" would fork a subshell, $! would be that subshell, and a
+# kill by PID would leave the program running.
 in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 cleanup() {
 	local k
@@ -106,11 +109,11 @@ host_up() { # ns addr tag
 	local s
 	for s in "${!PORTS[@]}"; do
 		[ -x "$BIN/$s" ] || continue
-		in_ns "$1" "$BIN/$s" --socket "$2:${PORTS[$s]}" --threads 4 \
+		ip netns exec "$1" "$BIN/$s" --socket "$2:${PORTS[$s]}" --threads 4 \
 			</dev/null >>"$T/log/$3-$s.log" 2>&1 &
 		PIDS["$3 $s"]=$!
 	done
-	in_ns "$1" "$BIN/worker" </dev/null >>"$T/log/$3-worker.log" 2>&1 &
+	ip netns exec "$1" "$BIN/worker" </dev/null >>"$T/log/$3-worker.log" 2>&1 &
 	PIDS["$3 worker"]=$!
 }
 host_kill() { # tag
@@ -154,7 +157,7 @@ done
 REC=$T/records
 : >"$REC"
 TAG=netns-$$
-in_ns "$NS_LB" env TEST_BASE_URL=$BASE "$BIN/load" "$LOAD_S" 6 "$REC" "$TAG" >"$T/log/load.out" 2>&1 &
+ip netns exec "$NS_LB" env TEST_BASE_URL=$BASE "$BIN/load" "$LOAD_S" 6 "$REC" "$TAG" >"$T/log/load.out" 2>&1 &
 load_pid=$!
 sleep 6
 echo "netns: app1 down at $(date +%T)"
