@@ -12,6 +12,7 @@
 #   THREADS     FastCGI threads per program (default 8)
 #   OPS_THREADS threads of the ops program (default 2: health checks,
 #               /metrics scrapes and the operators' pages are few)
+#   WORKER_ARGS options for the worker (worker.c), e.g. "--consumers 4"
 #   OPS_ALLOW   addresses (nginx allow syntax, space-separated) that may
 #               reach /ops and /metrics (default "127.0.0.1 ::1")
 # Writes $DATA/env: the variables a client of this stack needs.
@@ -114,7 +115,8 @@ services_up() {
 		wait_for "$s" test -S "$RUN/$s.sock"
 	done
 	# The event runtime (outbox relays, consumer groups), if built.
-	if [ -x "$BIN/worker" ]; then supervise worker "$BIN/worker"; fi
+	# shellcheck disable=SC2086 # WORKER_ARGS is a list of options
+	if [ -x "$BIN/worker" ]; then supervise worker "$BIN/worker" ${WORKER_ARGS:-}; fi
 }
 
 # ---- nginx ------------------------------------------------------------------
