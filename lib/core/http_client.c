@@ -9,6 +9,10 @@
  * All waiting is against one deadline: gai_suspend() for the name lookup
  * (see struct lookup), then poll() on a non-blocking socket.
  *
+ * Through a proxy (proxy_for reads the environment each call), the
+ * connection goes to the proxy instead; for https, tunnel() sends CONNECT
+ * and reads the proxy's answer through the same in[] before the handshake.
+ *
  * TLS reads and writes go through our own small BIO rather than OpenSSL's
  * socket BIO, which writes with write(2): a peer that has gone away would
  * raise SIGPIPE in a multi-threaded program. Ours uses send(MSG_NOSIGNAL).
@@ -21,6 +25,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -45,6 +50,13 @@ struct url {
 	char port[6];
 	const char *path; /* up to '#', may be empty or start with '?' */
 	int path_len;
+};
+
+/* The proxy a call goes through (see proxy_for): its address, and the
+ * Proxy-Authorization value ("Basic ..."), "" without credentials. */
+struct proxy {
+	struct url u;
+	char auth[720]; /* "Basic " + base64 of up to 511 bytes */
 };
 
 struct head {
@@ -475,7 +487,7 @@ static int parse_url(struct conn *c, const char *s, struct url *u)
 static int check_header(struct conn *c, const char *h)
 {
 	static const char *const ours[] = { "host", "content-length", "connection",
-					    "transfer-encoding" };
+					    "transfer-encoding", "proxy-authorization" };
 	size_t n = name_len(h);
 	if (!n)
 		return fail(c, "header: not \"Name: value\": \"%.40s\"", h);
@@ -488,14 +500,32 @@ static int check_header(struct conn *c, const char *h)
 	return 0;
 }
 
-static int build_request(struct conn *c, const char *method, const struct url *u,
-			 const char *const *headers, const char *body, size_t body_len,
-			 struct tx_buf *req)
+/* Append u's host[:port] as in a Host header (the port only when not the
+ * scheme's default, unless always). */
+static void add_authority(struct tx_buf *b, const struct url *u, bool always)
 {
-	tx_buf_addf(req, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n", method,
-		    *u->path == '/' ? "" : "/", u->path_len, u->path, u->v6 ? "[" : "",
-		    u->host, u->v6 ? "]" : "", u->default_port ? "" : ":",
-		    u->default_port ? "" : u->port);
+	bool port = always || !u->default_port;
+	tx_buf_addf(b, "%s%s%s%s%s", u->v6 ? "[" : "", u->host, u->v6 ? "]" : "",
+		    port ? ":" : "", port ? u->port : "");
+}
+
+/* The request; through a proxy (p, http targets only) its line has the
+ * absolute URI and a Proxy-Authorization header follows Host. */
+static int build_request(struct conn *c, const char *method, const struct url *u,
+			 const struct proxy *p, const char *const *headers, const char *body,
+			 size_t body_len, struct tx_buf *req)
+{
+	tx_buf_addf(req, "%s ", method);
+	if (p) {
+		tx_buf_addlit(req, "http://");
+		add_authority(req, u, false);
+	}
+	tx_buf_addf(req, "%s%.*s HTTP/1.1\r\nHost: ", *u->path == '/' ? "" : "/", u->path_len,
+		    u->path);
+	add_authority(req, u, false);
+	tx_buf_addlit(req, "\r\n");
+	if (p && p->auth[0])
+		tx_buf_addf(req, "Proxy-Authorization: %s\r\n", p->auth);
 	if (body)
 		tx_buf_addf(req, "Content-Length: %zu\r\n", body_len);
 	tx_buf_addlit(req, "Connection: close\r\n");
@@ -638,8 +668,9 @@ static int resolve(struct conn *c, const struct url *u, struct lookup **lp)
 	return fail(c, "DNS: %s: %s", u->host, gai_strerror(rc));
 }
 
-/* Connect to each address in turn, each bounded by connect_ms. */
-static int tcp_connect(struct conn *c, const struct url *u, long connect_ms)
+/* Connect to each address in turn, each bounded by connect_ms. what is ""
+ * or "proxy ", for the message. */
+static int tcp_connect(struct conn *c, const struct url *u, long connect_ms, const char *what)
 {
 	struct lookup *l = NULL;
 	char why[128] = "no address";
@@ -650,7 +681,8 @@ static int tcp_connect(struct conn *c, const struct url *u, long connect_ms)
 		c->fd = connect_one(ai, limit < c->deadline ? limit : c->deadline, why, sizeof(why));
 	}
 	lookup_unref(l);
-	return c->fd < 0 ? fail(c, "connect to %s port %s: %s", u->host, u->port, why) : 0;
+	return c->fd < 0 ? fail(c, "connect to %s%s port %s: %s", what, u->host, u->port, why)
+			 : 0;
 }
 
 static int tls_handshake(struct conn *c, const struct url *u)
@@ -680,6 +712,183 @@ static int tls_handshake(struct conn *c, const struct url *u)
 	return 0;
 }
 
+/* ---- proxies, as curl reads them from the environment --------------------- */
+
+/* Does the no_proxy entry e (len bytes, spaces trimmed, leading dot
+ * dropped) name u? "host", "host:port", "[v6]:port", a bare v6 literal.
+ * A name matches itself and its subdomains; an IP literal only itself. */
+static bool no_proxy_entry(const char *e, size_t len, const struct url *u)
+{
+	char host[sizeof(u->host)] = "";
+	const char *port = NULL, *end = e + len, *he;
+	unsigned char a[16], b[16];
+	if (*e == '[') {
+		if (!(he = memchr(e, ']', len)))
+			return false;
+		e++;
+		port = he + 1 < end && he[1] == ':' ? he + 2 : NULL;
+	} else {
+		const char *colon = memchr(e, ':', len);
+		bool v6 = colon && memchr(colon + 1, ':', (size_t)(end - colon - 1));
+		he = colon && !v6 ? colon : end;
+		port = colon && !v6 ? colon + 1 : NULL;
+	}
+	if (he == e || (size_t)(he - e) >= sizeof(host))
+		return false;
+	memcpy(host, e, (size_t)(he - e));
+	if (port && ((size_t)(end - port) != strlen(u->port) ||
+		     strncmp(port, u->port, (size_t)(end - port)) != 0))
+		return false;
+	if (u->ip) {
+		int af = u->v6 ? AF_INET6 : AF_INET;
+		return inet_pton(af, host, a) == 1 && inet_pton(af, u->host, b) == 1 &&
+		       memcmp(a, b, u->v6 ? 16 : 4) == 0;
+	}
+	size_t hl = strlen(host), ul = strlen(u->host);
+	return hl <= ul && strcasecmp(u->host + ul - hl, host) == 0 &&
+	       (hl == ul || u->host[ul - hl - 1] == '.');
+}
+
+/* no_proxy (or NO_PROXY): comma-separated entries, "*" for every host. */
+static bool no_proxy(const struct url *u)
+{
+	const char *s = getenv("no_proxy");
+	if (!s || !*s)
+		s = getenv("NO_PROXY");
+	while (s && *s) {
+		size_t n = strcspn(s, ",");
+		const char *e = s, *end = s + n;
+		s = *end ? end + 1 : end;
+		while (e < end && (*e == ' ' || *e == '\t'))
+			e++;
+		while (end > e && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end - e == 1 && *e == '*')
+			return true;
+		if (e < end && *e == '.')
+			e++;
+		if (e < end && no_proxy_entry(e, (size_t)(end - e), u))
+			return true;
+	}
+	return false;
+}
+
+/* Percent-decode n bytes of s onto d (bounded by its cap). */
+static int pct_decode(struct conn *c, struct tx_buf *d, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char ch = s[i];
+		if (ch == '%') {
+			if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0)
+				return fail(c, "proxy: bad %%-escape in the credentials");
+			ch = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		}
+		if (tx_buf_addch(d, ch) < 0)
+			return fail(c, "proxy: credentials too long");
+	}
+	return 0;
+}
+
+/* Parse the proxy URL in var's value s into p: [http://][user[:pass]@]host[:port][/]. */
+static int parse_proxy(struct conn *c, const char *var, const char *s, struct proxy *p)
+{
+	const char *sep = strstr(s, "://"), *at;
+	char hostport[300];
+	if (sep && (sep - s != 4 || strncasecmp(s, "http", 4) != 0))
+		return fail(c, "%s: proxy scheme not supported (only http://)", var);
+	s = sep ? sep + 3 : s;
+	size_t alen = strcspn(s, "/?#");
+	if (s[alen] && strcmp(s + alen, "/") != 0)
+		return fail(c, "%s: a proxy URL has no path", var);
+	if ((at = memrchr(s, '@', alen))) { /* the last: a raw '@' may be in the password */
+		struct tx_buf cred = TX_BUF_INIT(511);
+		const char *colon = memchr(s, ':', (size_t)(at - s));
+		size_t ul = colon ? (size_t)(colon - s) : (size_t)(at - s);
+		unsigned char b64[700];
+		int rc = pct_decode(c, &cred, s, ul);
+		if (rc == 0 && tx_buf_addch(&cred, ':') < 0)
+			rc = fail(c, "proxy: credentials too long");
+		if (rc == 0 && colon)
+			rc = pct_decode(c, &cred, colon + 1, (size_t)(at - colon - 1));
+		if (rc == 0) {
+			EVP_EncodeBlock(b64, (const unsigned char *)cred.buf, (int)cred.len);
+			snprintf(p->auth, sizeof(p->auth), "Basic %s", (char *)b64);
+		}
+		OPENSSL_cleanse(cred.buf, cred.len);
+		tx_buf_release(&cred);
+		if (rc < 0)
+			return -1;
+		alen -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
+	if (alen + 8 > sizeof(hostport))
+		return fail(c, "%s: bad proxy host", var);
+	snprintf(hostport, sizeof(hostport), "http://%.*s", (int)alen, s);
+	if (parse_url(c, hostport, &p->u) < 0) {
+		char why[sizeof(c->out->error)];
+		snprintf(why, sizeof(why), "%s: proxy %.200s", var, c->out->error);
+		memcpy(c->out->error, why, sizeof(why));
+		return -1;
+	}
+	if (p->u.default_port)
+		memcpy(p->u.port, "1080", 5);
+	return 0;
+}
+
+/* The proxy for u, as curl chooses it: https_proxy (or HTTPS_PROXY) for
+ * https, http_proxy for http (never HTTP_PROXY: under CGI a request's
+ * "Proxy:" header arrives as HTTP_PROXY, the httpoxy problem), unless
+ * no_proxy names u's host. *pp is NULL without one. */
+static int proxy_for(struct conn *c, const struct url *u, struct proxy *p,
+		     const struct proxy **pp)
+{
+	const char *var = u->tls ? "https_proxy" : "http_proxy", *s = getenv(var);
+	*pp = NULL;
+	if (u->tls && (!s || !*s))
+		s = getenv(var = "HTTPS_PROXY");
+	if (!s || !*s || no_proxy(u))
+		return 0;
+	*p = (struct proxy){ .auth = "" };
+	if (parse_proxy(c, var, s, p) < 0)
+		return -1;
+	*pp = p;
+	return 0;
+}
+
+/* Through the proxy p, a tunnel to u: CONNECT, then the proxy's answer
+ * head, which must be 2xx and all it sent so far (TLS comes next). */
+static int tunnel(struct conn *c, const struct url *u, const struct proxy *p)
+{
+	struct tx_buf req = TX_BUF_INIT(TX_HTTP_HEADER_MAX);
+	int status, rc;
+	char *l;
+	tx_buf_addlit(&req, "CONNECT ");
+	add_authority(&req, u, true);
+	tx_buf_addlit(&req, " HTTP/1.1\r\nHost: ");
+	add_authority(&req, u, true);
+	tx_buf_addlit(&req, "\r\n");
+	if (p->auth[0])
+		tx_buf_addf(&req, "Proxy-Authorization: %s\r\n", p->auth);
+	tx_buf_addlit(&req, "\r\n");
+	rc = conn_write(c, req.buf, req.len);
+	tx_buf_release(&req);
+	if (rc < 0 || get_line(c, &l, &c->head_left, "proxy's answer") < 0 ||
+	    parse_status(c, l, &status) < 0)
+		return -1;
+	do {
+		if (get_line(c, &l, &c->head_left, "proxy's answer") < 0)
+			return -1;
+	} while (*l);
+	if (status < 200 || status > 299)
+		return fail(c, "proxy answered %d to CONNECT %s port %s", status, u->host, u->port);
+	if (c->off != c->len)
+		return fail(c, "proxy: data after its answer to CONNECT");
+	c->off = c->len = 0;
+	c->head_left = TX_HTTP_HEADER_MAX;
+	return 0;
+}
+
 static int request(const char *method, const char *url, const char *const *headers,
 		   const char *body, size_t body_len, long connect_ms, long total_ms,
 		   size_t max_response, struct tx_http_response *out)
@@ -688,6 +897,8 @@ static int request(const char *method, const char *url, const char *const *heade
 	struct tx_buf req;
 	struct url u;
 	struct head h;
+	struct proxy proxy;
+	const struct proxy *p = NULL;
 	int rc = -1;
 	out->status = 0;
 	out->error[0] = '\0';
@@ -699,9 +910,11 @@ static int request(const char *method, const char *url, const char *const *heade
 	c->deadline = now_ms() + total_ms;
 	if (total_ms <= 0 || (!body && body_len) || body_len > SIZE_MAX / 2)
 		fail(c, "bad arguments");
-	else if (parse_url(c, url, &u) == 0 &&
-		 build_request(c, method, &u, headers, body, body_len, &req) == 0 &&
-		 tcp_connect(c, &u, connect_ms > 0 ? connect_ms : total_ms) == 0 &&
+	else if (parse_url(c, url, &u) == 0 && proxy_for(c, &u, &proxy, &p) == 0 &&
+		 build_request(c, method, &u, u.tls ? NULL : p, headers, body, body_len, &req) == 0 &&
+		 tcp_connect(c, p ? &p->u : &u, connect_ms > 0 ? connect_ms : total_ms,
+			     p ? "proxy " : "") == 0 &&
+		 (!p || !u.tls || tunnel(c, &u, p) == 0) &&
 		 (!u.tls || tls_handshake(c, &u) == 0) && conn_write(c, req.buf, req.len) == 0 &&
 		 read_head(c, &h) == 0 && read_body(c, &h, &out->body) == 0) {
 		out->status = h.status;

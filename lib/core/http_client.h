@@ -25,7 +25,27 @@
  * or truncated response, a body over max_response (never truncated and
  * passed off as complete), an https body ended without TLS close_notify.
  *
- * Not supported: proxies, redirects, keep-alive, compression, HTTP/2.
+ * Proxies, from the environment as curl reads it, per call (getenv; we
+ * never setenv after start-up): https_proxy or HTTPS_PROXY for https://
+ * URLs, http_proxy for http:// (lower case only: a CGI program gets a
+ * request's "Proxy:" header as HTTP_PROXY, the httpoxy problem). The value
+ * is [http://][user[:password]@]host[:port][/], port 1080 by default; any
+ * other scheme fails the call ("proxy scheme not supported"). Credentials
+ * are %-decoded and sent as Proxy-Authorization: Basic, to the proxy only.
+ * no_proxy or NO_PROXY lists hosts to reach directly, comma-separated: a
+ * name matches itself and its subdomains (a leading dot is ignored), an IP
+ * literal only itself ("[v6]" brackets allowed, no CIDR), ":port" limits an
+ * entry to that port, "*" alone means every host. https goes through a
+ * CONNECT tunnel: the proxy's answer head must be 2xx and nothing else
+ * (anything else fails with "proxy answered 407 ..." and so on), then TLS
+ * to the target as without a proxy (SNI and verification against the
+ * target's name). http goes to the proxy with the absolute URI in the
+ * request line; a proxy's own answer (a 407, a 502) is the response. The
+ * proxy's name is resolved and the tunnel set up within the same
+ * total_timeout_ms; connect_timeout_ms bounds each connect to the proxy.
+ *
+ * Not supported: SOCKS or https:// proxies, proxy authentication other than
+ * Basic, redirects, keep-alive, compression, HTTP/2.
  */
 #ifndef TX_HTTP_CLIENT_H
 #define TX_HTTP_CLIENT_H
@@ -44,10 +64,11 @@ struct tx_http_response {
 
 /* POST body (body_len bytes, may be 0) to url. headers are extra request
  * lines "Name: value", NULL-terminated (may be NULL); they must not contain
- * CR or LF, nor set Host, Content-Length, Connection or Transfer-Encoding
- * (the client sends those). out is initialised by the call whatever it
- * held (its body capped at max_response, 0 meaning TX_BUF_DEFAULT_CAP):
- * call tx_http_response_release(out) afterwards, on success or failure.
+ * CR or LF, nor set Host, Content-Length, Connection, Transfer-Encoding or
+ * Proxy-Authorization (the client sends those). out is initialised by the
+ * call whatever it held (its body capped at max_response, 0 meaning
+ * TX_BUF_DEFAULT_CAP): call tx_http_response_release(out) afterwards, on
+ * success or failure.
  * 0 on a complete response, -1 on failure (out->error says why). */
 int tx_http_post(const char *url, const char *const *headers, const char *body,
 		 size_t body_len, long connect_timeout_ms, long total_timeout_ms,
