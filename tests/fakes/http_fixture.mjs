@@ -10,11 +10,15 @@
 //   HTTPS_FIXTURE_URL        https://127.0.0.1:Q (the good certificate)
 //   HTTPS_FIXTURE_WRONG_URL  https://127.0.0.1:R (the wrong one)
 //   HTTP_FIXTURE_CA          DIR/ca.pem
+//   HTTP_FIXTURE_PROXY       http://127.0.0.1:S (a forward proxy)
+//   HTTP_FIXTURE_PROXY_AUTH  http://127.0.0.1:T (the same, wanting Basic
+//                            credentials HTTP_FIXTURE_PROXY_CRED, user:pass)
 //
 // Every server reads one request (head, then Content-Length bytes) and
 // answers by path with the raw bytes below; ?dribble=1 sends them one byte
 // at a time. /echo answers with the request exactly as received.
 import crypto from 'node:crypto';
+import http from 'node:http';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -142,6 +146,80 @@ function listen(ctx) {
   });
 }
 
+// ---- the forward proxies ---------------------------------------------------------
+// CONNECT host:port -> a TCP tunnel; an absolute-URI request -> forwarded.
+// Every request is logged as "NAME METHOD TARGET STATUS"; GET /log on
+// either proxy answers the log so far and empties it. Names the proxy maps
+// itself: wrong.example and good.example are 127.0.0.1 (so a test can
+// name the target differently from the proxy's address); CONNECT to
+// silent.invalid is never answered; to extra.invalid it answers 200 with
+// bytes after the head.
+const cred = 'proxyuser:p@ss w:rd';
+let proxyLog = [];
+const alias = { 'wrong.example': '127.0.0.1', 'good.example': '127.0.0.1' };
+const hostOf = (h) => alias[h] || h.replace(/^\[(.*)\]$/, '$1');
+
+function proxy(name, wantAuth) {
+  const authorized = (req) => !wantAuth ||
+    req.headers['proxy-authorization'] === 'Basic ' + Buffer.from(cred).toString('base64');
+  const s = http.createServer((req, res) => {
+    if (req.url === '/log') {
+      const body = proxyLog.join('\n');
+      proxyLog = [];
+      return res.end(body);
+    }
+    const log = (status) => proxyLog.push(`${name} ${req.method} ${req.url} ${status}`);
+    if (!authorized(req)) {
+      log(407);
+      res.writeHead(407, { 'Proxy-Authenticate': 'Basic realm="fixture"' });
+      return res.end('proxy auth needed');
+    }
+    let u;
+    try { u = new URL(req.url); } catch { log(400); res.writeHead(400); return res.end(); }
+    const headers = { ...req.headers };
+    delete headers['proxy-authorization'];
+    const fwd = http.request({ host: hostOf(u.hostname), port: u.port || 80, method: req.method,
+      path: u.pathname + u.search, headers, agent: false }, (r) => {
+      log(r.statusCode);
+      res.writeHead(r.statusCode, r.headers);
+      r.pipe(res);
+    });
+    fwd.on('error', () => { log(502); res.writeHead(502); res.end(); });
+    req.pipe(fwd);
+  });
+  s.on('connect', (req, sock, head) => {
+    const log = (status) => proxyLog.push(`${name} CONNECT ${req.url} ${status}`);
+    sock.on('error', () => {});
+    if (!authorized(req)) {
+      log(407);
+      return sock.end('HTTP/1.1 407 Proxy Authentication Required\r\n' +
+        'Proxy-Authenticate: Basic realm="fixture"\r\nContent-Length: 0\r\n\r\n');
+    }
+    const i = req.url.lastIndexOf(':');
+    const host = req.url.slice(0, i), port = Number(req.url.slice(i + 1));
+    if (host === 'silent.invalid') return log('silent');
+    if (host === 'extra.invalid') {
+      log(200);
+      return sock.write('HTTP/1.1 200 Connection established\r\n\r\nEXTRA');
+    }
+    let open = false;
+    const up = net.connect(port, hostOf(host), () => {
+      open = true;
+      log(200);
+      sock.write('HTTP/1.1 200 Connection established\r\n\r\n');
+      if (head.length) up.write(head);
+      up.pipe(sock);
+      sock.pipe(up);
+    });
+    up.on('error', () => {
+      if (open) return sock.destroy();
+      log(502);
+      sock.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+    });
+  });
+  return new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve(s.address().port)));
+}
+
 const plain = await listen(null);
 const https = await listen(good);
 const wrongHttps = await listen(wrong);
@@ -151,6 +229,9 @@ const env = [
   `export HTTPS_FIXTURE_URL=https://127.0.0.1:${https.port}`,
   `export HTTPS_FIXTURE_WRONG_URL=https://127.0.0.1:${wrongHttps.port}`,
   `export HTTP_FIXTURE_CA=${file('ca.pem')}`,
+  `export HTTP_FIXTURE_PROXY=http://127.0.0.1:${await proxy('open', false)}`,
+  `export HTTP_FIXTURE_PROXY_AUTH=http://127.0.0.1:${await proxy('auth', true)}`,
+  `export HTTP_FIXTURE_PROXY_CRED='${cred}'`,
 ].filter(Boolean).join('\n') + '\n';
 fs.writeFileSync(file('env.tmp'), env);
 fs.renameSync(file('env.tmp'), file('env'));

@@ -7,6 +7,7 @@
  * each test in a process of its own (CK_FORK=no would break them). */
 #include <arpa/inet.h>
 #include <check.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -487,6 +488,301 @@ START_TEST(dns_within_deadline)
 }
 END_TEST
 
+/* ---- proxies -------------------------------------------------------------------- */
+
+static const char *const proxy_vars[] = { "http_proxy", "HTTP_PROXY", "https_proxy",
+					  "HTTPS_PROXY", "no_proxy", "NO_PROXY" };
+#define NVARS (sizeof(proxy_vars) / sizeof(proxy_vars[0]))
+
+static void save_proxy_env(char *saved[NVARS])
+{
+	for (size_t i = 0; i < NVARS; i++) {
+		const char *v = getenv(proxy_vars[i]);
+		saved[i] = v ? strdup(v) : NULL;
+		unsetenv(proxy_vars[i]);
+	}
+}
+
+static void restore_proxy_env(char *saved[NVARS])
+{
+	for (size_t i = 0; i < NVARS; i++) {
+		if (saved[i])
+			setenv(proxy_vars[i], saved[i], 1);
+		else
+			unsetenv(proxy_vars[i]);
+		free(saved[i]);
+		saved[i] = NULL;
+	}
+}
+
+/* What the fixture's proxies relayed since the last call ("" for nothing),
+ * asked directly (the proxy variables are put aside meanwhile). */
+static const char *proxy_log(void)
+{
+	static char log[4096];
+	char *saved[NVARS];
+	struct tx_http_response r;
+	save_proxy_env(saved);
+	ck_assert_msg(tx_http_get(url("HTTP_FIXTURE_PROXY", "/log"), NULL, 1000, 5000, MAX, &r) == 0,
+		      "proxy log: %s", r.error);
+	snprintf(log, sizeof(log), "%s", r.body.buf);
+	tx_http_response_release(&r);
+	restore_proxy_env(saved);
+	return log;
+}
+
+static char *outer_env[NVARS];
+
+/* Each proxy test starts with none of the variables and an empty log. */
+static void proxy_setup(void)
+{
+	save_proxy_env(outer_env);
+	proxy_log();
+}
+
+static void proxy_teardown(void)
+{
+	restore_proxy_env(outer_env);
+}
+
+static void expect_log(const char *want)
+{
+	const char *got = proxy_log();
+	ck_assert_msg(strcmp(got, want) == 0, "the proxy relayed:\n%s\nexpected:\n%s", got, want);
+}
+
+/* base's port: ":PORT" */
+static const char *port_of(const char *base)
+{
+	return strrchr(env(base), ':');
+}
+
+/* An https URL to host on base's port. */
+static const char *https_on(const char *host, const char *base, const char *path)
+{
+	static char u[256];
+	snprintf(u, sizeof(u), "https://%s%s%s", host, port_of(base), path);
+	return u;
+}
+
+START_TEST(proxy_https_tunnel)
+{
+	char want[1024];
+	struct tx_http_response r;
+	trust_fixture_ca();
+	setenv("https_proxy", env("HTTP_FIXTURE_PROXY"), 1);
+	setenv("http_proxy", "http://127.0.0.1:1", 1); /* not for https */
+	expect_ok(url("HTTPS_FIXTURE_URL", "/chunked?dribble=1"), 200, "hello, world");
+	/* the certificate is checked against the target, not the proxy
+	 * (127.0.0.1): the fixture's proxy takes wrong.example for 127.0.0.1 */
+	expect_ok(https_on("wrong.example", "HTTPS_FIXTURE_WRONG_URL", "/cl"), 200, "hello, world");
+	expect_fail(https_on("wrong.example", "HTTPS_FIXTURE_URL", "/cl"), MAX,
+		    "TLS: certificate verify failed: hostname mismatch");
+	expect_fail(url("HTTPS_FIXTURE_WRONG_URL", "/cl"), MAX,
+		    "TLS: certificate verify failed: IP address mismatch");
+	/* inside the tunnel, the request as to the server itself */
+	ck_assert_int_eq(tx_http_get(https_on("localhost", "HTTPS_FIXTURE_URL", "/echo"), NULL, 1000,
+				     5000, MAX, &r), 0);
+	int n = snprintf(want, sizeof(want),
+			 "GET /echo HTTP/1.1\r\nHost: localhost%s\r\nConnection: close\r\n\r\n",
+			 port_of("HTTPS_FIXTURE_URL"));
+	expect_echo(&r, want, (size_t)n);
+	snprintf(want, sizeof(want),
+		 "open CONNECT 127.0.0.1%1$s 200\nopen CONNECT wrong.example%2$s 200\n"
+		 "open CONNECT wrong.example%1$s 200\nopen CONNECT 127.0.0.1%2$s 200\n"
+		 "open CONNECT localhost%1$s 200",
+		 port_of("HTTPS_FIXTURE_URL"), port_of("HTTPS_FIXTURE_WRONG_URL"));
+	expect_log(want);
+
+	unsetenv("https_proxy"); /* the upper-case name works for https */
+	setenv("HTTPS_PROXY", env("HTTP_FIXTURE_PROXY"), 1);
+	expect_ok(url("HTTPS_FIXTURE_URL", "/cl"), 200, "hello, world");
+	snprintf(want, sizeof(want), "open CONNECT 127.0.0.1%s 200", port_of("HTTPS_FIXTURE_URL"));
+	expect_log(want);
+}
+END_TEST
+
+START_TEST(proxy_http_absolute_uri)
+{
+	char want[512];
+	setenv("http_proxy", env("HTTP_FIXTURE_PROXY"), 1);
+	setenv("https_proxy", "http://127.0.0.1:1", 1); /* not for http */
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl?a=1#frag"), 200, "hello, world");
+	snprintf(want, sizeof(want), "open POST %s/cl?a=1 200", env("HTTP_FIXTURE_URL"));
+	expect_log(want);
+
+	/* HTTP_PROXY is ignored (httpoxy): this one would refuse */
+	unsetenv("http_proxy");
+	setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl"), 200, "hello, world");
+	setenv("HTTP_PROXY", env("HTTP_FIXTURE_PROXY"), 1);
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl"), 200, "hello, world");
+	expect_log("");
+}
+END_TEST
+
+/* A proxy URL with credentials, %-escaped: user:pass from the fixture. */
+static const char *proxy_with_cred(const char *cred)
+{
+	static char u[512];
+	struct tx_buf b = TX_BUF_INIT(256);
+	const char *colon = strchr(cred, ':');
+	char user[128];
+	snprintf(user, sizeof(user), "%.*s", (int)(colon - cred), cred);
+	tx_http_form_escape(&b, user);
+	tx_buf_addch(&b, ':');
+	tx_http_form_escape(&b, colon + 1);
+	snprintf(u, sizeof(u), "http://%s@%s", b.buf, env("HTTP_FIXTURE_PROXY_AUTH") + 7);
+	tx_buf_release(&b);
+	return u;
+}
+
+START_TEST(proxy_auth)
+{
+	char want[1024];
+	struct tx_http_response r;
+	const char *q = port_of("HTTPS_FIXTURE_URL");
+	trust_fixture_ca();
+	setenv("https_proxy", env("HTTP_FIXTURE_PROXY_AUTH"), 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "proxy answered 407");
+	setenv("https_proxy", proxy_with_cred("proxyuser:wrong"), 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "proxy answered 407");
+	setenv("https_proxy", proxy_with_cred(env("HTTP_FIXTURE_PROXY_CRED")), 1);
+	expect_ok(url("HTTPS_FIXTURE_URL", "/cl"), 200, "hello, world");
+	/* the credentials are for the proxy, never sent through the tunnel */
+	ck_assert_int_eq(tx_http_get(https_on("localhost", "HTTPS_FIXTURE_URL", "/echo"), NULL, 1000,
+				     5000, MAX, &r), 0);
+	int n = snprintf(want, sizeof(want),
+			 "GET /echo HTTP/1.1\r\nHost: localhost%s\r\nConnection: close\r\n\r\n", q);
+	expect_echo(&r, want, (size_t)n);
+	snprintf(want, sizeof(want),
+		 "auth CONNECT 127.0.0.1%1$s 407\nauth CONNECT 127.0.0.1%1$s 407\n"
+		 "auth CONNECT 127.0.0.1%1$s 200\nauth CONNECT localhost%1$s 200", q);
+	expect_log(want);
+
+	/* http: the proxy's 407 is the response; with credentials, through */
+	setenv("http_proxy", env("HTTP_FIXTURE_PROXY_AUTH"), 1);
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl"), 407, "proxy auth needed");
+	setenv("http_proxy", proxy_with_cred(env("HTTP_FIXTURE_PROXY_CRED")), 1);
+	expect_ok(url("HTTP_FIXTURE_URL", "/cl"), 200, "hello, world");
+	snprintf(want, sizeof(want), "auth POST %1$s/cl 407\nauth POST %1$s/cl 200",
+		 env("HTTP_FIXTURE_URL"));
+	expect_log(want);
+}
+END_TEST
+
+/* no_proxy: which calls go direct. The http targets answer either way (the
+ * log tells); api.stripe.invalid only through the proxy (502), direct it
+ * fails in DNS. */
+START_TEST(proxy_no_proxy)
+{
+	const char *p = port_of("HTTP_FIXTURE_URL");
+	char local[128], port_entry[64], v6[64];
+	snprintf(local, sizeof(local), "http://localhost%s/cl", p);
+	snprintf(port_entry, sizeof(port_entry), "127.0.0.1%s", p);
+	snprintf(v6, sizeof(v6), "[::1]%s", p);
+	const struct {
+		const char *var, *value, *url;
+		bool direct;
+	} cases[] = {
+		{ "no_proxy", "127.0.0.1", NULL, true },
+		{ "NO_PROXY", "127.0.0.1", NULL, true },
+		{ "no_proxy", "*", NULL, true },
+		{ "no_proxy", " example.com , 127.0.0.1 ", NULL, true },
+		{ "no_proxy", port_entry, NULL, true },
+		{ "no_proxy", "127.0.0.1:1", NULL, false },
+		{ "no_proxy", "127.0.0.2,localhost,*.x", NULL, false },
+		{ "no_proxy", "localhost", local, true },
+		{ "no_proxy", ".localhost", local, true },
+		{ "no_proxy", "LOCALHOST:1", local, false },
+		{ "no_proxy", "stripe.invalid", "http://api.stripe.invalid/", true },
+		{ "no_proxy", ".stripe.invalid", "http://api.stripe.invalid/", true },
+		{ "no_proxy", "api.stripe.invalid:80", "http://api.stripe.invalid/", true },
+		{ "no_proxy", "i.stripe.invalid,stripe.invalid:81", "http://api.stripe.invalid/", false },
+		{ "no_proxy", "pe.invalid", "http://api.stripe.invalid/", false },
+		{ "no_proxy", "::1", "HTTP_FIXTURE_URL6", true },
+		{ "no_proxy", v6, "HTTP_FIXTURE_URL6", true },
+		{ "no_proxy", "::2", "HTTP_FIXTURE_URL6", false },
+	};
+	setenv("http_proxy", env("HTTP_FIXTURE_PROXY"), 1);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char u[256]; /* a copy: url()'s buffer is reused by proxy_log() */
+		struct tx_http_response r;
+		snprintf(u, sizeof(u), "%s", cases[i].url ? cases[i].url : url("HTTP_FIXTURE_URL", "/cl"));
+		if (cases[i].url && strcmp(cases[i].url, "HTTP_FIXTURE_URL6") == 0) {
+			if (!getenv("HTTP_FIXTURE_URL6") || !*getenv("HTTP_FIXTURE_URL6"))
+				continue;
+			snprintf(u, sizeof(u), "%s", url("HTTP_FIXTURE_URL6", "/cl"));
+		}
+		unsetenv("no_proxy");
+		unsetenv("NO_PROXY");
+		setenv(cases[i].var, cases[i].value, 1);
+		int rc = post(u, 5000, MAX, &r);
+		bool stripe = strstr(u, "stripe.invalid") != NULL;
+		if (stripe && cases[i].direct)
+			ck_assert_msg(rc == -1 && strstr(r.error, "DNS: api.stripe.invalid"),
+				      "%s=%s %s: %d %s", cases[i].var, cases[i].value, u, rc, r.error);
+		else
+			ck_assert_msg(rc == 0 && r.status == (stripe ? 502 : 200), "%s=%s %s: %d %d %s",
+				      cases[i].var, cases[i].value, u, rc, r.status, r.error);
+		tx_http_response_release(&r);
+		const char *log = proxy_log();
+		ck_assert_msg(cases[i].direct == !*log, "%s=\"%s\" %s: the proxy relayed \"%s\"",
+			      cases[i].var, cases[i].value, u, log);
+	}
+	/* and for https */
+	trust_fixture_ca();
+	setenv("https_proxy", "http://127.0.0.1:1", 1);
+	setenv("no_proxy", "localhost,127.0.0.1", 1);
+	expect_ok(url("HTTPS_FIXTURE_URL", "/cl"), 200, "hello, world");
+}
+END_TEST
+
+START_TEST(proxy_failures)
+{
+	struct tx_http_response r;
+	trust_fixture_ca();
+	long long t0 = now_ms();
+	setenv("https_proxy", "http://127.0.0.1:1", 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX,
+		    "connect to proxy 127.0.0.1 port 1: Connection refused");
+	ck_assert_int_lt(now_ms() - t0, 500);
+	setenv("https_proxy", "127.0.0.1", 1); /* no scheme: http; no port: 1080 */
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "connect to proxy 127.0.0.1 port 1080: ");
+	setenv("https_proxy", "socks5://127.0.0.1:1080", 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX,
+		    "https_proxy: proxy scheme not supported");
+	setenv("https_proxy", "https://127.0.0.1:1080", 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "proxy scheme not supported");
+	setenv("https_proxy", "http://127.0.0.1:99999", 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "https_proxy: proxy URL: bad port");
+	setenv("https_proxy", "http://proxy.invalid:3128", 1);
+	expect_fail(url("HTTPS_FIXTURE_URL", "/cl"), MAX, "DNS: proxy.invalid: ");
+
+	/* a proxy that never answers CONNECT: the call's deadline holds */
+	setenv("https_proxy", env("HTTP_FIXTURE_PROXY"), 1);
+	t0 = now_ms();
+	ck_assert_int_eq(post("https://silent.invalid/", 500, MAX, &r), -1);
+	long long took = now_ms() - t0;
+	ck_assert_str_eq(r.error, "timed out after 500 ms");
+	ck_assert_msg(took >= 490 && took < 800, "took %lld ms", took);
+	tx_http_response_release(&r);
+	/* bytes after the 2xx, before TLS: refused */
+	expect_fail("https://extra.invalid/", MAX, "proxy: data after its answer to CONNECT");
+	/* no_proxy wins over a dead proxy */
+	setenv("https_proxy", "http://127.0.0.1:1", 1);
+	setenv("no_proxy", "*", 1);
+	expect_ok(url("HTTPS_FIXTURE_URL", "/cl"), 200, "hello, world");
+	/* a proxy header from the caller is refused, as Host is */
+	const char *const headers[] = { "Proxy-Authorization: Basic eDp5", NULL };
+	ck_assert_int_eq(tx_http_post(url("HTTPS_FIXTURE_URL", "/cl"), headers, "", 0, 1000, 5000,
+				      MAX, &r), -1);
+	ck_assert_str_eq(r.error, "header: Proxy-Authorization is set by the client");
+	tx_http_response_release(&r);
+	expect_log("open CONNECT silent.invalid:443 silent\nopen CONNECT extra.invalid:443 200");
+}
+END_TEST
+
 Suite *suite_http_client(void)
 {
 	Suite *s = suite_create("http_client");
@@ -509,6 +805,14 @@ Suite *suite_http_client(void)
 	tcase_add_test(tc, tls_default_store_refuses);
 	tcase_add_test(tc, tls_handshake_timeout);
 	tcase_add_test(tc, tls_threads);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("proxy");
+	tcase_add_checked_fixture(tc, proxy_setup, proxy_teardown);
+	tcase_add_test(tc, proxy_https_tunnel);
+	tcase_add_test(tc, proxy_http_absolute_uri);
+	tcase_add_test(tc, proxy_auth);
+	tcase_add_test(tc, proxy_no_proxy);
+	tcase_add_test(tc, proxy_failures);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("dns");
 	tcase_set_timeout(tc, 15);
