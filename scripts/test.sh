@@ -16,6 +16,11 @@ export PASSWORD_COST=min AUTH_RATE_LIMIT=0
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$DATA/log/asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$DATA/log/ubsan
 export CK_DEFAULT_TIMEOUT=30
+# Everything the tests call is on loopback: never through a proxy the
+# machine may have configured (our HTTP client and libcurl both honour
+# http_proxy/https_proxy; npm keeps using them for the registry).
+export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
+export NO_PROXY=$no_proxy
 # Failpoints armed by touching $FAILPOINT_DIR/NAME (tests/http: a payments
 # program killed after the charge); the settler replays open attempts after
 # 5 s (not sooner: the unit tests leave attempts open on purpose, briefly).
