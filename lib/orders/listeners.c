@@ -172,18 +172,8 @@ static bool ticket_json(struct tx_ctx *ctx, const struct tx_event *ev,
 static int on_ticket_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
 				   size_t n, bool *ok, char *err, size_t errlen)
 {
-	struct tx_buf b = TX_BUF_INIT(0);
-	size_t k = 0;
-	tx_buf_addch(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		ok[i] = ticket_json(ctx, &evs[i], &b);
-		k += ok[i];
-	}
-	tx_buf_addch(&b, ']');
-	int rc = b.toobig ? -TX_E_INTERNAL
-			  : k ? tx_db_exec(ctx, &SQL_REPLICA_INSERT_MANY,
-					  (const char *const[]){ b.buf }, NULL) : 0;
-	tx_buf_release(&b);
+	int rc = tx_event_batch_exec(ctx, &SQL_REPLICA_INSERT_MANY, evs, n, ticket_json,
+				     ok, NULL, NULL);
 	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
 }
 
@@ -193,25 +183,15 @@ static int on_ticket_created_batch(struct tx_ctx *ctx, const struct tx_event *ev
 static int on_ticket_updated_batch(struct tx_ctx *ctx, const struct tx_event *evs,
 				   size_t n, bool *ok, char *err, size_t errlen)
 {
-	struct tx_buf b = TX_BUF_INIT(0);
-	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
-	tx_buf_addch(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		ok[i] = ticket_json(ctx, &evs[i], &b);
-		if (ok[i])
-			pos[k++] = i;
-	}
-	tx_buf_addch(&b, ']');
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos));
 	PGresult *r;
-	int rc = b.toobig ? -TX_E_INTERNAL
-			  : k ? tx_db_exec(ctx, &SQL_REPLICA_UPDATE_MANY,
-					  (const char *const[]){ b.buf }, &r) : 0;
-	tx_buf_release(&b);
-	if (rc < 0)
-		return fail(ctx, rc, err, errlen, "replica update");
-	for (int m = 0; k && m < PQntuples(r); m++) {
+	int k = tx_event_batch_exec(ctx, &SQL_REPLICA_UPDATE_MANY, evs, n, ticket_json,
+				    ok, pos, &r);
+	if (k < 0)
+		return fail(ctx, k, err, errlen, "replica update");
+	for (int m = 0; r && m < PQntuples(r); m++) {
 		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
-		if (i >= 1 && (size_t)i <= k)
+		if (i >= 1 && i <= k)
 			ok[pos[i - 1]] = false;
 	}
 	return 0;

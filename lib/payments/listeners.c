@@ -145,18 +145,8 @@ static bool order_json(struct tx_ctx *ctx, const struct tx_event *ev,
 static int on_order_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
 				  size_t n, bool *ok, char *err, size_t errlen)
 {
-	struct tx_buf b = TX_BUF_INIT(0);
-	size_t k = 0;
-	tx_buf_addch(&b, '[');
-	for (size_t i = 0; i < n; i++) {
-		ok[i] = order_json(ctx, &evs[i], &b);
-		k += ok[i];
-	}
-	tx_buf_addch(&b, ']');
-	int rc = b.toobig ? -TX_E_INTERNAL
-			  : k ? tx_db_exec(ctx, &SQL_REPLICA_INSERT_MANY,
-					  (const char *const[]){ b.buf }, NULL) : 0;
-	tx_buf_release(&b);
+	int rc = tx_event_batch_exec(ctx, &SQL_REPLICA_INSERT_MANY, evs, n, order_json,
+				     ok, NULL, NULL);
 	return rc < 0 ? fail(ctx, rc, err, errlen, "replica insert") : 0;
 }
 
