@@ -4,12 +4,13 @@
 set -euo pipefail
 # postgresql-server-dev-all brings libpgcommon.a and libpgport.a, which the
 # static libpq.a needs; libkrb5-dev and libldap-dev only their headers, for
-# link/pq_without_gss_ldap.c (Makefile, STATIC).
+# link/pq_without_gss_ldap.c (Makefile, STATIC). systemd: make test checks
+# the installed units and users with systemd-analyze, -sysusers, -tmpfiles.
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
 	libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
 	libcurl4-openssl-dev postgresql-server-dev-all libkrb5-dev libldap-dev
 	postgresql redis-server nginx clang libclang-rt-14-dev
-	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
+	curl ca-certificates chromium fonts-dejavu-core fcgiwrap systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -152,6 +152,9 @@ fi
 # Production defaults that fail closed (issue 16): a forged payment:created
 # without Redis credentials, PAYMENT_PROVIDER required (release programs).
 run_counted prod-defaults env BIN="$ROOT/build/release/bin" tests/stack/prod_defaults.sh
+# make install into a DESTDIR: the files, modes and fresh secrets, the
+# units (systemd-analyze), Redis with the installed users, the sockets.
+run_counted install tests/stack/install.sh
 
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
