@@ -212,7 +212,7 @@ SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/libexec/ticketing $(SHARE)/templates \
-		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx $(SHARE)/env \
+		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx $(SHARE)/env $(SHARE)/postgres \
 		$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/ticketing/
 	install -m 0644 templates/*.tpl $(SHARE)/templates/
@@ -220,6 +220,7 @@ install: $(PROGS)
 	install -m 0644 sql/*.sql $(SHARE)/sql/
 	install -m 0755 scripts/migrate.sh $(SHARE)/scripts/
 	install -m 0644 nginx/ticketing-fastcgi.conf nginx/ticketing-errors.conf nginx/cgi.conf.in $(SHARE)/nginx/
+	install -m 0644 deploy/postgres/pg_hba.conf deploy/postgres/pg_ident.conf $(SHARE)/postgres/
 	$(SUBST) nginx/ticketing.prod.conf >$(SHARE)/nginx/ticketing.prod.conf
 	for e in deploy/env/*.env.example; do $(SUBST) $$e >$(SHARE)/env/$$(basename $$e); done
 	for u in $(FCGI_UNITS); do n=$${u%:*} t=$${u#*:}; \

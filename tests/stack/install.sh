@@ -12,6 +12,8 @@
 #     and a removed one comes back with the others' JWT_KEY;
 #   - the units pass systemd-analyze verify; systemd-sysusers and
 #     systemd-tmpfiles make the users and /run/ticketing/metrics;
+#   - Postgres takes the installed peer rule and map (each program's OS
+#     user as its own roles);
 #   - Redis run with the installed users refuses an unauthenticated XADD
 #     payment:created and admits each role with its env file's password,
 #     the tickets role without XADD;
@@ -36,10 +38,11 @@ D=$T/root P=/usr/local
 ETC=$D/etc/ticketing
 WEB="auth tickets orders payments ops"
 NAMES="$WEB worker"
-redis_pid= prog_pid=
+redis_pid= prog_pid= AS_PG= PGBIN=
 cleanup() {
 	[ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null
 	[ -n "$prog_pid" ] && kill "$prog_pid" 2>/dev/null
+	[ -s "$T/pg/data/postmaster.pid" ] && $AS_PG "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate -w stop >/dev/null 2>&1
 	if [ "$failed" -eq 0 ]; then rm -rf "$T"; else echo "install: files in $T"; fi
 }
 trap cleanup EXIT
@@ -152,6 +155,37 @@ gid=$(sed -n 's/^ticketing:x:\([0-9]*\):.*/\1/p' "$D/etc/group")
 got=$(stat -c '%a %g' "$D/run/ticketing/metrics" 2>&1)
 [ "$got" = "3770 $gid" ] && [ "$(stat -c %a "$D/run/ticketing")" = 755 ]
 check "systemd-tmpfiles makes /run/ticketing/metrics 3770 group ticketing" $? "$got (gid $gid); $out"
+
+# ---- Postgres with the installed peer map ----------------------------------------------
+# A throwaway cluster with the rule and the map added, the migrations run:
+# both parse, and every OS user of the map is a program's user and every
+# role a login role of the migrations.
+if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; else AS_PG=""; fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+pg=$T/pg
+mkdir -p "$pg" && chmod 0700 "$pg" && { [ -z "$AS_PG" ] || chown postgres "$pg"; }
+pgport=$(free_port)
+{ $AS_PG "$PGBIN/initdb" -D "$pg/data" -U postgres --auth-local=peer --auth-host=reject \
+	-E UTF8 --locale=C.UTF-8 && $AS_PG sh -c "{ grep -v '^#' '$D$P/share/ticketing/postgres/pg_hba.conf';
+		cat '$pg/data/pg_hba.conf'; } >'$pg/hba' && mv '$pg/hba' '$pg/data/pg_hba.conf' &&
+		cat '$D$P/share/ticketing/postgres/pg_ident.conf' >>'$pg/data/pg_ident.conf'" &&
+	$AS_PG "$PGBIN/pg_ctl" -D "$pg/data" -l "$pg/log" -w -t 60 \
+		-o "-k $pg -p $pgport -c listen_addresses=" start &&
+	$AS_PG psql "host=$pg port=$pgport user=postgres dbname=postgres" -Xqc 'CREATE DATABASE ticketing' &&
+	$AS_PG "$D$P/share/ticketing/scripts/migrate.sh" "host=$pg port=$pgport user=postgres dbname=ticketing"
+} >"$T/pg.log" 2>&1
+q() { $AS_PG psql "host=$pg port=$pgport user=postgres dbname=ticketing" -XAtc "$1" 2>&1; }
+errs="$(q "SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") $(q "SELECT count(*) FROM pg_ident_file_mappings WHERE error IS NOT NULL")"
+rule=$(q "SELECT line_number, options[1] FROM pg_hba_file_rules ORDER BY line_number LIMIT 1")
+bad=""
+while read -r sys role; do
+	grep -q "^ticketing-$(cut -d- -f2 <<<"$sys"):" "$D/etc/passwd" || bad="$bad $sys"
+	[ "$(q "SELECT rolcanlogin FROM pg_roles WHERE rolname = '$role'")" = t ] || bad="$bad $role"
+done < <(q "SELECT sys_name, pg_username FROM pg_ident_file_mappings WHERE map_name = 'ticketing'" | tr '|' ' ')
+[ "$errs" = "0 0" ] && [ "${rule#*|}" = map=ticketing ] && [ -z "$bad" ]
+check "Postgres: the installed peer rule (first) and map parse; their users and roles exist" $? \
+	"errors (hba, ident): $errs; first rule: $rule; unknown:$bad; $(tail -3 "$T/pg.log")"
+$AS_PG "$PGBIN/pg_ctl" -D "$pg/data" -m immediate -w stop >/dev/null 2>&1
 
 # ---- Redis with the installed users ---------------------------------------------------
 port=$(free_port)
