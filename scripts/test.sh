@@ -218,6 +218,11 @@ else
 	echo "expiry: FAILED: the stack did not start" >>"$results"; failed=$((failed + 1))
 fi
 
+# make run itself (tests/stack/make_run.sh: its own stacks, release build):
+# private to its user, one per checkout, stopped by every signal with
+# nothing left behind, and nothing of this stack (still up) either.
+run_counted make-run env BIN="$ROOT/build/release/bin" tests/stack/make_run.sh
+
 # Stop the programs (they exit cleanly on SIGTERM, so LeakSanitizer runs),
 # then any sanitizer report anywhere is a failure.
 scripts/stack.sh down >/dev/null 2>&1
@@ -237,10 +242,6 @@ else
 	echo "redis-users: ok (no NOPERM)" >>"$results"; passed=$((passed + 1))
 fi
 
-# make run itself (tests/stack/make_run.sh: its own stacks, release build):
-# private to its user, one per checkout, stopped by every signal with
-# nothing left behind.
-run_counted make-run env BIN="$ROOT/build/release/bin" tests/stack/make_run.sh
 
 # Fault drills, the short set (scripts/faults.sh short: its own durable
 # stack on other ports, release build; kill -9 at failpoints, Redis killed

@@ -170,6 +170,8 @@ stop_with() { # name, how
 	fi
 }
 
+[ -z "$OTHER" ] || other_ok || { echo "make_run: $OTHER does not answer: not checked"; OTHER=; }
+
 # ---- private ---------------------------------------------------------------------
 rm -rf "$OLD_RUN" && mkdir -m 0777 "$OLD_RUN"
 [ "$(id -u)" = 0 ] && chown nobody "$OLD_RUN"
