@@ -173,30 +173,46 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 fuzz: $(FUZZ_TARGETS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# ---- install (PREFIX, DESTDIR) --------------------------------------------
+# ---- install (PREFIX, DESTDIR, SYSCONFDIR) -----------------------------------
 # Programs in PREFIX/libexec/ticketing, data in PREFIX/share/ticketing,
-# systemd units in PREFIX/lib/systemd/system (PREFIX filled in); README.md
-# "Deploying" says what to do with them.
+# systemd units (one service and one socket per FastCGI program, from the
+# two templates) in PREFIX/lib/systemd/system, the users in
+# PREFIX/lib/sysusers.d, /run/ticketing in PREFIX/lib/tmpfiles.d; each
+# program's env file in SYSCONFDIR/ticketing and the Redis users in
+# SYSCONFDIR/redis/ticketing.conf, with fresh secrets, where none exists
+# (scripts/install-config.sh). README.md "Deploying" says what to do next.
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 SHARE := $(DESTDIR)$(PREFIX)/share/ticketing
-UNITS := $(wildcard deploy/systemd/*.service.in)
-SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e '/@HARDENING@/{r deploy/systemd/hardening.conf' -e 'd;}'
+UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
+FCGI_UNITS := auth:8 tickets:8 orders:8 payments:8 ops:2
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e '/@HARDENING@/{r deploy/systemd/hardening.conf' -e 'd;}'
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/libexec/ticketing $(SHARE)/templates \
-		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system
+		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx $(SHARE)/env $(SHARE)/postgres \
+		$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/ticketing/
 	install -m 0644 templates/*.tpl $(SHARE)/templates/
 	cp -R static/. $(SHARE)/static/ && chmod -R a+rX,go-w $(SHARE)/static
 	install -m 0644 sql/*.sql $(SHARE)/sql/
 	install -m 0755 scripts/migrate.sh $(SHARE)/scripts/
 	install -m 0644 nginx/ticketing-fastcgi.conf nginx/ticketing-errors.conf nginx/cgi.conf.in $(SHARE)/nginx/
+	install -m 0644 deploy/postgres/pg_hba.conf deploy/postgres/pg_ident.conf $(SHARE)/postgres/
 	$(SUBST) nginx/ticketing.prod.conf >$(SHARE)/nginx/ticketing.prod.conf
-	$(SUBST) deploy/systemd/ticketing.env.example >$(SHARE)/ticketing.env.example
-	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
-	install -m 0644 deploy/systemd/ticketing.target $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	for e in deploy/env/*.env.example; do $(SUBST) $$e >$(SHARE)/env/$$(basename $$e); done
+	for u in $(FCGI_UNITS); do n=$${u%:*} t=$${u#*:}; \
+		$(SUBST) -e "s|@NAME@|$$n|g" -e "s|@THREADS@|$$t|g" deploy/systemd/ticketing-fcgi.service.in \
+			>$(UNITDIR)/ticketing-$$n.service && \
+		$(SUBST) -e "s|@NAME@|$$n|g" deploy/systemd/ticketing-fcgi.socket.in \
+			>$(UNITDIR)/ticketing-$$n.socket || exit 1; done
+	$(SUBST) deploy/systemd/ticketing-worker.service.in >$(UNITDIR)/ticketing-worker.service
+	install -m 0644 deploy/systemd/ticketing.target $(UNITDIR)/
+	install -m 0644 deploy/systemd/ticketing.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ticketing.conf
+	install -m 0644 deploy/systemd/ticketing.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ticketing.conf
+	DESTDIR='$(DESTDIR)' scripts/install-config.sh $(SHARE)/env $(DESTDIR)$(SYSCONFDIR)
 
 lint:
 	@scripts/lint.sh

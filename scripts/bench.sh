@@ -43,11 +43,10 @@ SECTIONS=${BENCH_SECTIONS:-http_read event_lag post_to_stream flash_sale expiry_
 RUNS=${BENCH_RUNS:-3} RUNS_HIGH=${BENCH_RUNS_HIGH:-1}
 DUR=${BENCH_DURATION:-10s} WARM=${BENCH_WARMUP:-2s}
 export DATA=$(mktemp -d /tmp/tixbench.XXXXXX)
-chmod 0755 "$DATA"
 export BIN=${BENCH_BIN:-$ROOT/build/release/bin}
 export MODE=run THREADS=${THREADS:-8}
 export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
-export PASSWORD_COST=min AUTH_RATE_LIMIT=0
+export PASSWORD_COST=min AUTH_RATE_LIMIT=0 PAYMENT_PROVIDER=test
 OUT=$ROOT/build/bench/results.txt
 mkdir -p "$(dirname "$OUT")"
 
@@ -61,7 +60,9 @@ free_port() {
 export PORT=${PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)}
 export PG_PORT=${PG_PORT:-$(free_port)}
 SIDE_PORT=${BENCH_SIDE_PORT:-$(free_port)} EXPRESS_PORT=${BENCH_EXPRESS_PORT:-$(free_port)}
-SIDE=$DATA/side
+# Outside DATA, which only this user (and postgres) may enter: the side
+# nginx's workers (nobody, when root) reach the bare responder's socket.
+SIDE=$(mktemp -d /tmp/tixside.XXXXXX) && chmod 0755 "$SIDE"
 
 rows=$DATA/rows http=$DATA/http.tsv
 : >"$rows"; : >"$http"
@@ -74,7 +75,7 @@ cleanup() {
 	for p in "${side_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ -s "$SIDE/nginx.pid" ] && kill -QUIT "$(cat "$SIDE/nginx.pid")" 2>/dev/null
 	scripts/stack.sh down >/dev/null 2>&1 || true
-	rm -rf "$DATA"
+	rm -rf "$DATA" "$SIDE"
 }
 trap cleanup EXIT
 

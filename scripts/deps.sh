@@ -2,11 +2,13 @@
 # deps.sh: install the Debian packages the app and `make test` need, when
 # missing. As root it runs apt-get; otherwise it prints the exact command.
 set -euo pipefail
+# systemd: make test checks the installed units and users with
+# systemd-analyze, systemd-sysusers and systemd-tmpfiles.
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
 	libjwt-dev libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
 	libcurl4-openssl-dev
 	postgresql redis-server nginx clang libclang-rt-14-dev
-	curl ca-certificates openssl chromium fonts-dejavu-core fcgiwrap)
+	curl ca-certificates openssl chromium fonts-dejavu-core fcgiwrap systemd)
 # node 18 or later and npm: the fake Stripe and its TLS and proxies
 # (tests/fakes), the browser tests (tests/e2e) and the bench's Express peer.
 # Debian 12's nodejs (18) and npm (9), unless the PATH already has a node

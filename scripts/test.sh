@@ -8,11 +8,12 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export DATA=$(mktemp -d /tmp/tixtest.XXXXXX)
-chmod 0755 "$DATA"
 export BIN=$ROOT/build/asan/bin
 export MODE=test THREADS=4
 export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
 export PASSWORD_COST=min AUTH_RATE_LIMIT=0
+# The programs have no default provider; the test one is for tests.
+export PAYMENT_PROVIDER=test
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$DATA/log/asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$DATA/log/ubsan
 export CK_DEFAULT_TIMEOUT=30
@@ -59,6 +60,21 @@ run_suite() { # name, command...
 	grep -vE '^(Running suite|[0-9]+%: Checks)' "$out" | grep -E ':[FE]:|ERROR|error' | head -40
 	grep -E '^[0-9]+%: Checks' "$out"
 	record "$name" "$out" $rc
+}
+
+# A script of tests/stack/ that ends with "N passed, N failed": its
+# counts join ours, its failures are shown.
+run_counted() { # name, command...
+	local name=$1 out=$DATA/log/$1.out rc line p f; shift
+	echo "== $name"
+	"$@" >"$out" 2>&1; rc=$?
+	grep -E '^FAILED' "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	p=$(sed -E 's/ passed.*//' <<<"${line:-0 passed}")
+	f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${line:-x 1 failed}")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$name: $(if [ "$rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($p passed, $f failed)" >>"$results"
 }
 
 fake_pid= fixture_pid=
@@ -135,6 +151,13 @@ else
 	echo "pg-tls-scram: FAILED: $(tail -1 "$DATA/log/pg-tls-scram.out")" >>"$results"; failed=$((failed + 1))
 fi
 
+# Production defaults that fail closed (issue 16): a forged payment:created
+# without Redis credentials, PAYMENT_PROVIDER required (release programs).
+run_counted prod-defaults env BIN="$ROOT/build/release/bin" tests/stack/prod_defaults.sh
+# make install into a DESTDIR: the files, modes and fresh secrets, the
+# units (systemd-analyze), Redis with the installed users, the sockets.
+run_counted install tests/stack/install.sh
+
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
 run_suite http-ratelimit env CK_INCLUDE_TAGS=ratelimit build/release/bin/http-tests
@@ -196,6 +219,11 @@ else
 	echo "expiry: FAILED: the stack did not start" >>"$results"; failed=$((failed + 1))
 fi
 
+# make run itself (tests/stack/make_run.sh: its own stacks, release build):
+# private to its user, one per checkout, stopped by every signal with
+# nothing left behind, and nothing of this stack (still up) either.
+run_counted make-run env BIN="$ROOT/build/release/bin" tests/stack/make_run.sh
+
 # Stop the programs (they exit cleanly on SIGTERM, so LeakSanitizer runs),
 # then any sanitizer report anywhere is a failure.
 scripts/stack.sh down >/dev/null 2>&1
@@ -206,6 +234,15 @@ if ls "$DATA"/log/asan* "$DATA"/log/ubsan* >/dev/null 2>&1 ||
 else
 	echo "sanitizers: ok (no reports)" >>"$results"; passed=$((passed + 1))
 fi
+# Every program ran as its own Redis user (deploy/redis/): a command missing
+# from a user's rules is a NOPERM in some log.
+if grep -l NOPERM "$DATA"/log/*.log 2>/dev/null; then
+	grep -h NOPERM "$DATA"/log/*.log | head -5
+	echo "redis-users: FAILED (NOPERM in the logs above)" >>"$results"; failed=$((failed + 1))
+else
+	echo "redis-users: ok (no NOPERM)" >>"$results"; passed=$((passed + 1))
+fi
+
 
 # Fault drills, the short set (scripts/faults.sh short: its own durable
 # stack on other ports, release build; kill -9 at failpoints, Redis killed

@@ -78,7 +78,8 @@ struct payments_provider {
 extern const struct payments_provider payments_test_provider;
 extern const struct payments_provider payments_stripe_provider;
 
-/* The provider named by cfg->payment_provider, or NULL when unknown. */
+/* The provider named by cfg->payment_provider, or NULL when unknown or
+ * unset (there is no default: production must say which). */
 const struct payments_provider *payments_provider(const struct tx_config *cfg);
 
 /* Check the provider's configuration (stripe: a key, an http(s) base URL)

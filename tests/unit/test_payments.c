@@ -152,6 +152,13 @@ START_TEST(provider_choice)
 	c.payment_provider = "paypal";
 	ck_assert_ptr_null(payments_provider(&c));
 	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+	/* Unset: no default provider, and the message names the variable. */
+	c.payment_provider = "";
+	ck_assert_ptr_null(payments_provider(&c));
+	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "PAYMENT_PROVIDER must be set", 28) == 0, "%s", err);
+	c.payment_provider = NULL;
+	ck_assert_ptr_null(payments_provider(&c));
 }
 END_TEST
 
