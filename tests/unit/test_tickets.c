@@ -3,6 +3,7 @@
  * and outbox atomicity. */
 #include <check.h>
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,40 +89,80 @@ static long outbox_count(const char *ticket_id)
 	return strtol(PQgetvalue(r, 0, 0), NULL, 10);
 }
 
-/* The list through the program's cache (lib/tickets/list.c), as if its
- * follower were connected: served from memory while nothing bumps, so a
- * change made behind its back does not show; our own write bumps, and the
- * next request reads the database again. */
+/* A fresh word for titles, so that a search finds this test's tickets
+ * only (the database is shared with the stack and other tests). */
+static void unique_word(char out[24])
+{
+	TX_STMT(SQL_WORD, 0, "SELECT 'w' || substr(md5(random()::text), 1, 16)");
+	PGresult *r;
+	ck_assert_int_eq(tx_db_exec(&ctx, &SQL_WORD, NULL, &r), 0);
+	snprintf(out, 24, "%s", PQgetvalue(r, 0, 0));
+}
+
+/* A request parsed from a query string, which must be valid. */
+static void parse_ok(const char *query, enum tickets_listing l, const char *who,
+		     struct tickets_page_req *r)
+{
+	struct tx_verrs v = { .n = 0 };
+	tickets_page_parse(&ctx, query, l, who, TICKETS_SORT_OLDEST, r, &v);
+	ck_assert_msg(v.n == 0, "%s: %s %s", query, v.n ? v.e[0].field : "",
+		      v.n ? v.e[0].message : "");
+}
+
+static void render(const struct tickets_page_req *r, enum tickets_list_format f,
+		   struct tx_buf *out)
+{
+	const char *next, *prev;
+	tx_buf_reset(out);
+	ck_assert_int_eq(tickets_list_render(&ctx, r, f, out, &next, &prev), 0);
+}
+
+/* A page of the list through the program's cache (lib/tickets/list.c),
+ * as if its follower were connected: served from memory while nothing
+ * bumps, so a change made behind its back does not show; our own write
+ * bumps, and the next request reads the database again. Another search
+ * is another page, cached on its own. */
 START_TEST(list_cached_until_own_write)
 {
 	TX_STMT(SQL_HOLD, 1, "UPDATE tickets.tickets SET order_id = gen_random_uuid() "
 			     "WHERE id = $1");
 	ck_assert_int_eq(tmpl_set_root("templates"), 0); /* tests run from the root */
-	struct tx_gencache *c = tx_gencache_new(TICKETS_LIST__MAX, 60000, 1 << 20);
+	struct tx_gencache *c = tx_gencache_new(16, 60000, 1 << 20);
 	tx_gencache_set_following(c, true);
 	ctx.cache = c;
-	struct ticket a, b;
+	char word[24], other[24];
+	unique_word(word);
+	unique_word(other);
+	char *title_a = tx_arena_printf(ctx.arena, "cached %s a", word);
+	char *title_b = tx_arena_printf(ctx.arena, "cached %s b", word);
+	char *title_o = tx_arena_printf(ctx.arena, "other %s", other);
+	char *query = tx_arena_printf(ctx.arena, "q=%s&sort=newest", word);
+	char *query_o = tx_arena_printf(ctx.arena, "q=%s", other);
+	struct tickets_page_req r, ro;
+	parse_ok(query, TICKETS_FOR_SALE, NULL, &r);
+	parse_ok(query_o, TICKETS_FOR_SALE, NULL, &ro);
+	struct ticket a, b, o;
 	struct tx_buf json = TX_BUF_INIT(0), html = TX_BUF_INIT(0);
-	ck_assert_int_eq(tickets_create(&ctx, "cached a", 500, user, &a), 0);
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
+	ck_assert_int_eq(tickets_create(&ctx, title_a, 500, user, &a), 0);
+	ck_assert_int_eq(tickets_create(&ctx, title_o, 500, user, &o), 0);
+	render(&r, TICKETS_LIST_JSON, &json);
 	ck_assert_ptr_nonnull(strstr(json.buf, a.id));
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	ck_assert_ptr_null(strstr(json.buf, o.id));
+	render(&r, TICKETS_LIST_HTML, &html);
 	ck_assert_ptr_nonnull(strstr(html.buf, a.id));
+	render(&ro, TICKETS_LIST_JSON, &json);
+	ck_assert_ptr_nonnull(strstr(json.buf, o.id));
 	ck_assert_int_eq(tx_db_exec(&ctx, &SQL_HOLD, (const char *const[]){ a.id }, NULL), 0);
-	tx_buf_reset(&json);
-	tx_buf_reset(&html);
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	render(&r, TICKETS_LIST_JSON, &json);
+	render(&r, TICKETS_LIST_HTML, &html);
 	ck_assert_msg(strstr(json.buf, a.id) && strstr(html.buf, a.id),
 		      "the second render did not come from the cache");
-	ck_assert_int_eq(tickets_create(&ctx, "cached b", 700, user, &b), 0);
-	tx_buf_reset(&json);
-	tx_buf_reset(&html);
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_JSON, &json), 0);
-	ck_assert_int_eq(tickets_list_render(&ctx, TICKETS_LIST_HTML, &html), 0);
+	ck_assert_int_eq(tickets_create(&ctx, title_b, 700, user, &b), 0);
+	render(&r, TICKETS_LIST_JSON, &json);
 	ck_assert_ptr_nonnull(strstr(json.buf, b.id));
-	ck_assert_ptr_nonnull(strstr(html.buf, b.id));
 	ck_assert_ptr_null(strstr(json.buf, a.id));
+	render(&r, TICKETS_LIST_HTML, &html);
+	ck_assert_ptr_nonnull(strstr(html.buf, b.id));
 	ck_assert_ptr_null(strstr(html.buf, a.id));
 	ctx.cache = NULL;
 	tx_gencache_free(c);
