@@ -8,9 +8,13 @@
  * reads both ways: the page before a cursor is the same index walked
  * backwards, its rows turned round here.
  *
- * A search adds one ILIKE '%word%' per word (LIKE's wildcards escaped):
- * the two longest words as conditions the trigram index can answer, the
- * rest as a filter. Those statements are planned for their words each
+ * A search adds one LIKE '%word%' per word (LIKE's wildcards escaped) on
+ * the title in lower case (title_lc, kept by Postgres), the word lowered
+ * by the same lower(): ILIKE's meaning, without lowering every title for
+ * every row. The two longest words are conditions the trigram index can
+ * answer, the rest a filter (the array literal lowered as a whole: lower()
+ * leaves its quotes, commas and braces alone). Those statements are
+ * planned for their words each
  * time (tx_db_exec_planned): for a rare word the best plan is the trigram
  * index and a sort of its few rows, for a common one the walk in page
  * order, and only the words tell which.
@@ -35,10 +39,10 @@
 	"sold_at IS NOT NULL FROM tickets.tickets WHERE "
 #define FOR_SALE PAGE_SELECT "order_id IS NULL "
 /* One word ($a), or the two longest ($a, $b) and the others ($c). */
-#define WORD(a) "AND title ILIKE $" #a " "
+#define WORD(a) "AND title_lc LIKE lower($" #a ") "
 #define WORDS(a, b, c)                                                        \
-	"AND title ILIKE $" #a " AND title ILIKE $" #b " "                    \
-	"AND title ILIKE ALL ($" #c "::text[]) "
+	"AND title_lc LIKE lower($" #a ") AND title_lc LIKE lower($" #b ") "  \
+	"AND title_lc LIKE ALL (lower($" #c "::text)::text[]) "
 #define BY_SEQ "ORDER BY seq LIMIT $1"
 #define BY_SEQ_DESC "ORDER BY seq DESC LIMIT $1"
 #define BY_PRICE "ORDER BY price_cents, seq LIMIT $1"
@@ -127,8 +131,8 @@ struct query {
 	const char *params[6];
 };
 
-/* '%' word '%', with LIKE's own characters escaped (backslash is
- * ILIKE's escape character). */
+/* '%' word '%', with LIKE's own characters escaped (backslash is LIKE's
+ * escape character). */
 static char *pattern(struct tx_arena *a, const char *w)
 {
 	char *p = tx_arena_alloc(a, 2 * strlen(w) + 3), *o = p;
