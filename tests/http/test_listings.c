@@ -169,6 +169,18 @@ static char *page_link(const struct tc_resp *r, const char *rel)
 	return out;
 }
 
+/* n copies of the character ch, malloc'd. */
+static char *repeat(const char *ch, size_t n)
+{
+	size_t k = strlen(ch);
+	char *s = malloc(k * n + 1);
+	ck_assert_ptr_nonnull(s);
+	for (size_t i = 0; i < n; i++)
+		memcpy(s + i * k, ch, k);
+	s[k * n] = '\0';
+	return s;
+}
+
 /* ---- parameters --------------------------------------------------------------- */
 
 static const struct {
@@ -257,9 +269,7 @@ START_TEST(huge_values_rejected)
 		int status;
 	} q[] = { { 100, 200 }, { 101, 400 } };
 	for (size_t i = 0; i < 2; i++) {
-		char *s = calloc(1, (size_t)q[i].n * 12 + 1);
-		for (int k = 0; k < q[i].n; k++)
-			strcat(s, "%F0%9F%8E%AB");
+		char *s = repeat("%F0%9F%8E%AB", (size_t)q[i].n);
 		char *path = tc_strf(TICKETS "?q=%s", s);
 		tc_get(path, NULL, &r);
 		ck_status(&r, q[i].status);
@@ -579,18 +589,6 @@ START_TEST(mine_lists_own_with_status)
 END_TEST
 
 /* ---- bounds ------------------------------------------------------------------------ */
-
-/* n copies of the character ch, malloc'd. */
-static char *repeat(const char *ch, size_t n)
-{
-	size_t k = strlen(ch);
-	char *s = malloc(k * n + 1);
-	ck_assert_ptr_nonnull(s);
-	for (size_t i = 0; i < n; i++)
-		memcpy(s + i * k, ch, k);
-	s[k * n] = '\0';
-	return s;
-}
 
 START_TEST(title_at_most_200_characters)
 {
