@@ -9,7 +9,8 @@
  * (40,000 tickets for sale, 40,000 reserved or sold, a seller with 1,000),
  * then asks lib/tickets/listing.c for the EXPLAIN of what each request
  * would run: the generic plan of a prepared statement, or the plan for
- * the very words of a search. Tests run from the repository root.
+ * the very words of a search. A second database checks migration 009 on
+ * titles longer than its bound. Tests run from the repository root.
  */
 #include <check.h>
 #include <libpq-fe.h>
@@ -201,6 +202,93 @@ START_TEST(mine_walks_the_user_index)
 }
 END_TEST
 
+/* ---- migration 009 on a database that has long titles -------------------------- */
+
+static char m_dbname[64], m_conninfo[1200];
+
+/* Migrations 001-008 by hand, tickets with titles of 200, 201 and 10,000
+ * characters (one reserved), then 009. */
+static void m009_setup(void)
+{
+	const char *url = getenv("TEST_DATABASE_URL");
+	ck_assert_msg(url && *url, "TEST_DATABASE_URL must be set (make test sets it)");
+	snprintf(admin, sizeof(admin), "%s dbname=postgres", url);
+	snprintf(m_dbname, sizeof(m_dbname), "tix_m009_%d", (int)getpid());
+	snprintf(m_conninfo, sizeof(m_conninfo), "%s dbname=%s", url, m_dbname);
+	char sql[128], cmd[4096];
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", m_dbname);
+	admin_sql(sql);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", m_dbname);
+	admin_sql(sql);
+	snprintf(cmd, sizeof(cmd),
+		 "for f in sql/00[1-8]_*.sql; do psql '%s' -Xq -v ON_ERROR_STOP=1 "
+		 "-c 'SET client_min_messages = warning' -f \"$f\" >/dev/null || exit 1; done",
+		 m_conninfo);
+	run(cmd);
+	snprintf(cmd, sizeof(cmd),
+		 "psql '%s' -Xq -v ON_ERROR_STOP=1 -c \"INSERT INTO tickets.tickets "
+		 "(title, price_cents, user_id, order_id, version) VALUES "
+		 "(repeat('a', 200), 100, gen_random_uuid(), NULL, 0), "
+		 "(repeat(chr(233), 201), 100, gen_random_uuid(), NULL, 0), "
+		 "(repeat('b', 10000), 100, gen_random_uuid(), gen_random_uuid(), 3)\" "
+		 "-c 'SET client_min_messages = warning' -f sql/009_listings.sql >/dev/null",
+		 m_conninfo);
+	run(cmd);
+}
+
+static void m009_teardown(void)
+{
+	char sql[128];
+	if (!*m_dbname)
+		return;
+	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", m_dbname);
+	admin_sql(sql);
+}
+
+static char *m_q(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql, PQerrorMessage(c));
+	ck_assert_int_eq(PQntuples(r), 1);
+	char *v = strdup(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return v;
+}
+
+/* Longer titles are cut to 199 characters and an ellipsis, as an update
+ * (version + 1, a ticket:updated with the new title, orderId kept), so
+ * that the orders replica follows; 200 characters stay as they are; the
+ * new CHECK holds for every row and refuses 201 from now on. */
+START_TEST(migration_shortens_long_titles)
+{
+	PGconn *c = PQconnectdb(m_conninfo);
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+	const char *checks[][2] = {
+		{ "SELECT string_agg(length(title) || ':' || version, ' ' ORDER BY seq) "
+		  "FROM tickets.tickets", "200:0 200:1 200:4" },
+		{ "SELECT count(*) FROM tickets.tickets WHERE title = repeat(chr(233), 199) || "
+		  "chr(8230) AND title_lc = lower(title)", "1" },
+		{ "SELECT count(*) FROM tickets.tickets WHERE title = repeat('b', 199) || chr(8230)",
+		  "1" },
+		{ "SELECT count(*) FROM tickets.tickets WHERE title = repeat('a', 200)", "1" },
+		{ "SELECT string_agg((data->>'version') || ':' || length(data->>'title') || ':' || "
+		  "(data->>'orderId' IS NOT NULL), ' ' ORDER BY data->>'version') "
+		  "FROM tickets.outbox WHERE subject = 'ticket:updated'", "1:200:false 4:200:true" },
+	};
+	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		char *v = m_q(c, checks[i][0]);
+		ck_assert_msg(strcmp(v, checks[i][1]) == 0, "%s: %s, want %s", checks[i][0], v,
+			      checks[i][1]);
+		free(v);
+	}
+	PGresult *r = PQexec(c, "INSERT INTO tickets.tickets (title, price_cents, user_id) "
+				"VALUES (repeat('c', 201), 1, gen_random_uuid())");
+	ck_assert_str_eq(PQresultErrorField(r, PG_DIAG_SQLSTATE), "23514");
+	PQclear(r);
+	PQfinish(c);
+}
+END_TEST
+
 Suite *suite_plans(void)
 {
 	Suite *s = suite_create("plans");
@@ -211,6 +299,11 @@ Suite *suite_plans(void)
 	tcase_add_loop_test(tc, pages_walk_their_index, 0, sizeof(orders) / sizeof(orders[0]));
 	tcase_add_test(tc, search_picks_by_its_words);
 	tcase_add_test(tc, mine_walks_the_user_index);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("migration 009");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, m009_setup, m009_teardown);
+	tcase_add_test(tc, migration_shortens_long_titles);
 	suite_add_tcase(s, tc);
 	return s;
 }
