@@ -393,6 +393,7 @@ START_TEST(link_chain_carries_the_request)
 				      prev ? prev : "none");
 			if (prev)
 				ck_assert_ptr_nonnull(strstr(prev, "&limit=2&before="));
+			tc_resp_release(&r);
 			free(prev);
 			free(p);
 			p = next;
