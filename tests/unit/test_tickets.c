@@ -11,6 +11,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "core/errors.h"
+#include "core/form.h"
 #include "core/gencache.h"
 #include "core/tmpl.h"
 #include "tickets/tickets.h"
@@ -423,6 +424,49 @@ START_TEST(page_q_length_in_characters)
 }
 END_TEST
 
+/* Random query strings (a fixed seed): pieces of ours and of garbage,
+ * raw bytes, %-escapes good and bad. The parser never crashes (ASan runs
+ * this too), names only its own fields, and what it accepts is in range. */
+START_TEST(page_params_random)
+{
+	static const char *const pieces[] = {
+		"limit=", "sort=", "q=", "after=", "before=", "&", "&&", "=", "%", "%2", "%zz",
+		"%00", "%FF", "%C3%A9", "%F0%9F%8E%AB", "%ED%A0%80", "+", "1", "50", "100", "101",
+		"-1", "newest", "price_asc", "AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "a",
+		"\xFF", "\xC3", " ", "\t", "foo=", "limit", "q", "%25", "%2B",
+	};
+	const size_t np = sizeof(pieces) / sizeof(pieces[0]);
+	unsigned seed = 12345;
+	char buf[512];
+	for (int n = 0; n < 20000; n++) {
+		size_t len = 0, k = (size_t)(rand_r(&seed) % 12);
+		for (size_t i = 0; i < k; i++) {
+			const char *p = pieces[rand_r(&seed) % np];
+			size_t pl = strlen(p);
+			if (len + pl >= sizeof(buf))
+				break;
+			memcpy(buf + len, p, pl);
+			len += pl;
+		}
+		buf[len] = '\0';
+		struct tickets_page_req r;
+		struct tx_verrs v = { .n = 0 };
+		enum tickets_listing l = n % 5 ? TICKETS_FOR_SALE : TICKETS_MINE;
+		tickets_page_parse(&ctx, buf, l, user, TICKETS_SORT_NEWEST, &r, &v);
+		for (size_t i = 0; i < v.n; i++)
+			ck_assert_msg(strstr("limit sort q after before", v.e[i].field), "%s: %s", buf,
+				      v.e[i].field);
+		if (v.n == 0) {
+			ck_assert_msg(r.limit >= 1 && r.limit <= 100, "%s", buf);
+			ck_assert((int)r.sort >= 0 && r.sort < TICKETS_SORT__MAX);
+			ck_assert(tx_utf8_valid(r.q, strlen(r.q)));
+			ck_assert(!r.cursor); /* no cursor of ours can be in there */
+		}
+		tx_arena_reset(ctx.arena);
+	}
+}
+END_TEST
+
 /* ---- cursors -------------------------------------------------------------------- */
 
 static struct tx_verrs parse(const char *query, enum tickets_listing l, const char *who,
@@ -756,6 +800,7 @@ Suite *suite_tickets(void)
 	tcase_add_test(tc, search_matches_every_word);
 	tcase_add_loop_test(tc, page_params_table, 0, sizeof(params) / sizeof(params[0]));
 	tcase_add_test(tc, page_q_length_in_characters);
+	tcase_add_test(tc, page_params_random);
 	suite_add_tcase(s, tc);
 	return s;
 }
