@@ -114,8 +114,11 @@ static const struct tx_stmt *const for_sale[TICKETS_SORT__MAX][SHAPE__MAX][SEARC
 };
 
 /* A seller's own tickets, any status, newest first: $1 limit, $2 the
- * user, $3 the cursor's seq. */
-#define MINE_SELECT PAGE_SELECT "user_id = $2 "
+ * user, $3 the cursor's seq. Every row's user is the caller: it is not
+ * sent back for each (a uuid out costs Postgres a character at a time). */
+#define MINE_SELECT                                                           \
+	"SELECT id, title, price_cents, NULL, order_id, version, seq, "       \
+	"sold_at IS NOT NULL FROM tickets.tickets WHERE user_id = $2 "
 TX_STMT(MINE, 2, MINE_SELECT BY_SEQ_DESC);
 TX_STMT(MINE_AFTER, 3, MINE_SELECT SEQ_LT(3) BY_SEQ_DESC);
 TX_STMT(MINE_BEFORE, 3, MINE_SELECT SEQ_GT(3) BY_SEQ);
@@ -255,8 +258,11 @@ static int fetch(struct tx_ctx *ctx, const struct tickets_page_req *r,
 		return rc;
 	*n = (size_t)PQntuples(res);
 	*out = tx_arena_alloc(ctx->arena, (*n ? *n : 1) * sizeof(**out));
-	for (size_t i = 0; i < *n; i++)
+	for (size_t i = 0; i < *n; i++) {
 		row(res, (int)i, &(*out)[i]);
+		if (r->listing == TICKETS_MINE)
+			(*out)[i].user_id = r->user_id;
+	}
 	return 0;
 }
 
