@@ -12,11 +12,11 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := fcgi libpq json-c hiredis libctemplate libsodium libssl libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS := fcgi libpq json-c libjwt hiredis libctemplate libsodium libssl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# The test, load and fault programs' HTTP client is libcurl; the app's own
-# programs do not use it (lib/core/http_client.c talks to Stripe).
+# libcurl: the Stripe client (lib/payments/stripe.c: the payments program
+# and the worker) and the HTTP client of the test, load and fault programs.
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -28,15 +28,14 @@ CXXFLAGS_COMMON := -std=c++17 -g -Wall -Wextra -Werror -Ilib -MMD -MP $(PKG_CFLA
 
 ifeq ($(BUILD),asan)
 SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-STATIC ?= 0
 else
 SAN := -O2 -ffunction-sections -fdata-sections
-STATIC ?= 1
 endif
 
 CFLAGS += $(CFLAGS_COMMON) $(SAN)
 CXXFLAGS += $(CXXFLAGS_COMMON) $(SAN)
-# lib/core/mem.c: GnuTLS's opt-out of its eager initialisation.
+# lib/core/mem.c: GnuTLS's opt-out of its eager initialisation (libpq and
+# libcurl load GnuTLS through libldap and librtmp; we never call it).
 LDFLAGS += $(SAN) -pthread -Wl,--export-dynamic-symbol=_gnutls_global_init_skip
 LDLIBS += $(PKG_LIBS) -lstdc++ -lm
 
@@ -70,42 +69,23 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# The programs (FastCGI and worker). A release build links them statically,
-# glibc included, as position-independent executables: each process then
-# maps only the code it runs, about 4 MB resident instead of 10 (a dynamic
-# program maps some 8 MB of shared libraries, most of them Kerberos, LDAP
-# and GnuTLS pulled in by Debian's libpq and used by nobody here). libpq.a
-# needs libpgcommon/libpgport (postgresql-server-dev) and refers to GSSAPI
-# and LDAP, which link/pq_without_gss_ldap.c answers "not available".
-# glibc warns that getaddrinfo and getpwuid in a static program load NSS
-# modules of the same glibc version at run time: build where you run.
-# STATIC=0 links dynamically (the ASan build always does).
-PG_LIBDIR := $(shell pg_config --pkglibdir 2>/dev/null)
-ifeq ($(STATIC),1)
-PROG_LDFLAGS := -static-pie -Wl,--gc-sections -Wl,-z,pack-relative-relocs
-PROG_LIBS := $(O)/link/pq_without_gss_ldap.o -L$(PG_LIBDIR) -Wl,--start-group \
-	-lfcgi -ljson-c -lhiredis -lctemplate -lsodium -lpq -lpgcommon -lpgport \
-	-lssl -lcrypto -lstdc++ -lm -Wl,--end-group
-PROG_DEPS := $(O)/link/pq_without_gss_ldap.o
-else
-PROG_LIBS := $(LDLIBS)
-endif
+# The programs (FastCGI and worker), linked dynamically against Debian's
+# shared libraries, so that `apt upgrade` patches them (README, Deploying).
+# --as-needed keeps each one to the libraries its code refers to: libjwt
+# where sessions are read, libcurl where the Stripe provider is linked
+# (payments and the worker call it; ops reads the payments listeners'
+# subjects and so links it, never initialised); --gc-sections drops the
+# code a program does not reach.
+PROG_LDFLAGS := -Wl,--as-needed -Wl,--gc-sections
+PROG_LIBS := $(CURL_LIBS)
 
-# Links a program; in a static link, the linker's notes on glibc's NSS
-# functions (said once, above) are left out, any other message is shown.
-define link_prog
+$(O)/bin/%: $(O)/cgi-bin/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(PROG_LIBS) 2>$@.ld || \
-		{ cat $@.ld >&2; rm -f $@ $@.ld; exit 1; }
-	@grep -v -e 'in statically linked applications requires' -e ': in function' \
-		$@.ld >&2 || true; rm -f $@.ld
-endef
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(PROG_LIBS)
 
-$(O)/bin/%: $(O)/cgi-bin/%.o $(LIB) $(PROG_DEPS)
-	$(link_prog)
-
-$(O)/bin/%: $(O)/worker/%.o $(LIB) $(PROG_DEPS)
-	$(link_prog)
+$(O)/bin/%: $(O)/worker/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(PROG_LIBS)
 
 # Each test file defines "Suite *suite_NAME(void)"; the registry is generated
 # so that adding a test file never means editing a shared list.
@@ -123,7 +103,7 @@ $(O)/tests/%/suites.o: $(O)/tests/%/suites.c
 
 $(O)/bin/unit-tests: $(UNIT_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS) $(CHECK_LIBS)
 
 $(O)/bin/http-tests: $(HTTP_OBJ) $(LIB)
 	@mkdir -p $(@D)

@@ -17,8 +17,8 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$DATA/log/asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$DATA/log/ubsan
 export CK_DEFAULT_TIMEOUT=30
 # Everything the tests call is on loopback: never through a proxy the
-# machine may have configured (our HTTP client and libcurl both honour
-# http_proxy/https_proxy; npm keeps using them for the registry).
+# machine may have configured (libcurl honours http_proxy/https_proxy; npm
+# keeps using them for the registry).
 export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
 export NO_PROXY=$no_proxy
 # Failpoints armed by touching $FAILPOINT_DIR/NAME (tests/http: a payments
@@ -90,9 +90,11 @@ fake_pid=$!
 for _ in $(seq 100); do [ -s "$DATA/fake_stripe.port" ] && break; sleep 0.05; done
 export FAKE_STRIPE_URL=http://127.0.0.1:$(cat "$DATA/fake_stripe.port" 2>/dev/null)
 
-# The HTTP client's fixture: scripted answers over http and https, with a
-# throwaway CA; it writes the exports of its URLs (HTTP_FIXTURE_*) to env.
-node tests/fakes/http_fixture.mjs "$DATA/http_fixture" >"$DATA/log/http_fixture.log" 2>&1 &
+# TLS (a throwaway CA) and forward proxies in front of the fake Stripe, for
+# the Stripe client's transport tests; it writes the exports of its URLs
+# (STRIPE_TLS_*, HTTP_FIXTURE_*) to env.
+node tests/fakes/http_fixture.mjs "$DATA/http_fixture" "$FAKE_STRIPE_URL" \
+	>"$DATA/log/http_fixture.log" 2>&1 &
 fixture_pid=$!
 for _ in $(seq 200); do [ -s "$DATA/http_fixture/env" ] && break; sleep 0.05; done
 [ -s "$DATA/http_fixture/env" ] && . "$DATA/http_fixture/env"
@@ -124,8 +126,8 @@ else
 	echo "cgi-fcgiwrap: FAILED: $(tail -1 "$DATA/log/cgi-fcgiwrap.out")" >>"$results"; failed=$((failed + 1))
 fi
 
-# The static release programs (Makefile, STATIC) against a Postgres that
-# wants TLS and SCRAM passwords: their own OpenSSL and libpq's SCRAM.
+# The release programs against a Postgres that wants TLS and SCRAM
+# passwords: libpq's TLS (Debian's OpenSSL) and SCRAM.
 if BIN=$ROOT/build/release/bin tests/stack/pg_tls_scram.sh >"$DATA/log/pg-tls-scram.out" 2>&1; then
 	echo "pg-tls-scram: ok ($(tail -1 "$DATA/log/pg-tls-scram.out"))" >>"$results"; passed=$((passed + 1))
 else
@@ -161,9 +163,8 @@ e2e_phase() { # name, spec, VAR=value... (the stack's and the spec's)
 
 # The journey, with a short expiration window so that the expiry step can
 # wait it out. Before the expiry phase, whose 10,000 tickets would make /
-# very long. Both browser phases run the release programs (static: what
-# `make run` and `make install` run); the HTTP suites above ran the ASan
-# build.
+# very long. Both browser phases run the release programs (what `make run`
+# and `make install` run); the HTTP suites above ran the ASan build.
 echo "== e2e (chromium; screenshots in tests/screenshots/)"
 e2e_window=${E2E_EXPIRATION_WINDOW_SECONDS:-15}
 e2e_phase e2e journey.mjs BIN="$ROOT/build/release/bin" EXPIRATION_WINDOW_SECONDS="$e2e_window"

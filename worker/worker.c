@@ -294,5 +294,9 @@ int main(int argc, char **argv)
 		tx_log("error", "configuration: %s", err);
 		return 1;
 	}
+	/* The provider's one-time set-up (stripe: libcurl's global init)
+	 * before any thread starts; refunds and the settler call it. */
+	if (!is_republish && payments_provider_init(&cfg, err, sizeof(err)) < 0)
+		tx_log("error", "payment provider: %s", err);
 	return is_republish ? republish(&cfg, argv) : serve(&cfg, &a);
 }
