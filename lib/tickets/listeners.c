@@ -120,6 +120,31 @@ static int row_lock(struct tx_ctx *ctx, const char *ticket, char *err, size_t er
 	return 0;
 }
 
+/* A batch in two statements: lock takes the rows in id order, apply
+ * (parameters p, the same) answers the (1-based) positions among the k
+ * events it was given (pos: their places in the batch) that it refused,
+ * with no effect: they go alone. */
+static int lock_then_apply(struct tx_ctx *ctx, const struct tx_stmt *lock,
+			   const struct tx_stmt *apply, const char *const *p,
+			   const size_t *pos, size_t k, bool *ok, const char *what,
+			   char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, lock, p, NULL);
+	if (rc == 0)
+		rc = tx_db_exec(ctx, apply, p, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", what, ctx->db_error);
+		return rc;
+	}
+	for (int m = 0; m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
+	}
+	return 0;
+}
+
 static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 			    char *err, size_t errlen)
 {
@@ -159,22 +184,10 @@ static int on_order_created_batch(struct tx_ctx *ctx, const struct tx_event *evs
 	}
 	if (k == 0)
 		return 0;
-	PGresult *r;
 	const char *p[] = { tx_db_uuid_array(ctx->arena, tk, k),
 			    tx_db_uuid_array(ctx->arena, od, k) };
-	int rc = tx_db_exec(ctx, &SQL_ROW_LOCK_MANY, p, NULL);
-	if (rc == 0)
-		rc = tx_db_exec(ctx, &SQL_LOCK_MANY, p, &r);
-	if (rc < 0) {
-		snprintf(err, errlen, "lock: %s", ctx->db_error);
-		return rc;
-	}
-	for (int m = 0; m < PQntuples(r); m++) {
-		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
-		if (i >= 1 && (size_t)i <= k)
-			ok[pos[i - 1]] = false;
-	}
-	return 0;
+	return lock_then_apply(ctx, &SQL_ROW_LOCK_MANY, &SQL_LOCK_MANY, p, pos, k, ok,
+			       "lock", err, errlen);
 }
 
 static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
@@ -288,21 +301,9 @@ static int on_payment_created_batch(struct tx_ctx *ctx, const struct tx_event *e
 	}
 	if (k == 0)
 		return 0;
-	PGresult *r;
 	const char *p[] = { tx_db_uuid_array(ctx->arena, od, k) };
-	int rc = tx_db_exec(ctx, &SQL_SELL_LOCK_MANY, p, NULL);
-	if (rc == 0)
-		rc = tx_db_exec(ctx, &SQL_SELL_MANY, p, &r);
-	if (rc < 0) {
-		snprintf(err, errlen, "sell: %s", ctx->db_error);
-		return rc;
-	}
-	for (int m = 0; m < PQntuples(r); m++) {
-		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
-		if (i >= 1 && (size_t)i <= k)
-			ok[pos[i - 1]] = false;
-	}
-	return 0;
+	return lock_then_apply(ctx, &SQL_SELL_LOCK_MANY, &SQL_SELL_MANY, p, pos, k, ok,
+			       "sell", err, errlen);
 }
 
 const struct tx_listener tickets_listeners[] = {

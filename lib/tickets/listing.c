@@ -232,18 +232,6 @@ static void make_query(struct tx_ctx *ctx, const struct tickets_page_req *r,
 
 /* ---- a page ------------------------------------------------------------------ */
 
-static void row(PGresult *res, int i, struct ticket *t)
-{
-	t->id = PQgetvalue(res, i, 0);
-	t->title = PQgetvalue(res, i, 1);
-	t->price_cents = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-	t->user_id = PQgetvalue(res, i, 3);
-	t->order_id = PQgetisnull(res, i, 4) ? NULL : PQgetvalue(res, i, 4);
-	t->version = strtol(PQgetvalue(res, i, 5), NULL, 10);
-	t->seq = strtoll(PQgetvalue(res, i, 6), NULL, 10);
-	t->sold = PQgetvalue(res, i, 7)[0] == 't';
-}
-
 /* Up to limit + 1 rows of r (from the top when first_page), in the order
  * the statement walks: backwards for a page before a cursor. */
 static int fetch(struct tx_ctx *ctx, const struct tickets_page_req *r,
@@ -259,7 +247,7 @@ static int fetch(struct tx_ctx *ctx, const struct tickets_page_req *r,
 	*n = (size_t)PQntuples(res);
 	*out = tx_arena_alloc(ctx->arena, (*n ? *n : 1) * sizeof(**out));
 	for (size_t i = 0; i < *n; i++) {
-		row(res, (int)i, &(*out)[i]);
+		ticket_from_row(res, (int)i, &(*out)[i]);
 		if (r->listing == TICKETS_MINE)
 			(*out)[i].user_id = r->user_id;
 	}

@@ -35,7 +35,7 @@ TX_STMT(SQL_TICKET_UPDATE, 4,
 TX_STMT(SQL_TICKET_BY_ID, 1,
 	"SELECT " TICKET_COLS " FROM tickets.tickets WHERE id = $1");
 
-static void row(PGresult *r, int i, struct ticket *t)
+void ticket_from_row(const PGresult *r, int i, struct ticket *t)
 {
 	t->id = PQgetvalue(r, i, 0);
 	t->title = PQgetvalue(r, i, 1);
@@ -56,7 +56,7 @@ int tickets_create(struct tx_ctx *ctx, const char *title, int64_t cents,
 	int rc = tx_db_one(ctx, &SQL_TICKET_CREATE,
 			   (const char *const[]){ title, c, user_id }, &r);
 	if (rc == 0) {
-		row(r, 0, out);
+		ticket_from_row(r, 0, out);
 		tx_gencache_bump(ctx->cache); /* committed: the list has changed */
 	}
 	return rc;
@@ -67,7 +67,7 @@ int tickets_get(struct tx_ctx *ctx, const char *id, struct ticket *out)
 	PGresult *r;
 	int rc = tx_db_one(ctx, &SQL_TICKET_BY_ID, (const char *const[]){ id }, &r);
 	if (rc == 0)
-		row(r, 0, out);
+		ticket_from_row(r, 0, out);
 	return rc;
 }
 
@@ -83,7 +83,7 @@ int tickets_update(struct tx_ctx *ctx, const char *id, long version,
 	if (rc == -TX_E_NOT_FOUND)
 		return -TX_E_BAD_REQUEST; /* lost the race: the version moved on */
 	if (rc == 0) {
-		row(r, 0, out);
+		ticket_from_row(r, 0, out);
 		tx_gencache_bump(ctx->cache); /* committed: the list has changed */
 	}
 	return rc;

@@ -29,6 +29,7 @@
 
 extern const struct tx_service tickets_service;
 
+struct pg_result; /* libpq's PGresult */
 struct tx_config;
 struct tx_gencache;
 
@@ -52,6 +53,10 @@ int tickets_get(struct tx_ctx *ctx, const char *id, struct ticket *out);
 /* Update if still at version and unreserved; a lost race is BAD_REQUEST. */
 int tickets_update(struct tx_ctx *ctx, const char *id, long version,
 		   const char *title, int64_t cents, struct ticket *out);
+/* Row i of a result whose columns are id, title, price_cents, user_id,
+ * order_id, version, seq, sold (the statements of model.c and listing.c);
+ * the strings point into the result. */
+void ticket_from_row(const struct pg_result *r, int i, struct ticket *t);
 void ticket_json(struct tx_buf *b, const struct ticket *t);
 /* The same with "status" (ticket_status) last: a seller's own listing. */
 void ticket_json_status(struct tx_buf *b, const struct ticket *t);
