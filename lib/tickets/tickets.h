@@ -133,7 +133,7 @@ struct tickets_page {
 int tickets_page_load(struct tx_ctx *ctx, const struct tickets_page_req *r,
 		      struct tickets_page *p);
 /* EXPLAIN of the statement r runs (the plan as text lines, arena), for
- * the plan checks (tests/stack/listing_plans.sh). */
+ * the plan checks (tests/unit/test_plans.c). */
 int tickets_page_explain(struct tx_ctx *ctx, const struct tickets_page_req *r,
 			 const char **plan);
 

@@ -1,6 +1,6 @@
 -- listings.sql: a marketplace-sized catalogue for the listings bench
 -- (scripts/bench.sh, section listings) and the plan checks
--- (tests/stack/listing_plans.sh):
+-- (tests/unit/test_plans.c):
 --   :forsale tickets for sale, from 1,000 sellers;
 --   :other tickets reserved or sold (every other one sold);
 --   1,000 more by one seller (user 00000000-0000-4000-8000-00000000b001),
