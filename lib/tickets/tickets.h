@@ -128,7 +128,8 @@ struct tickets_page {
 	struct ticket *rows;
 	size_t n;
 	const char *next; /* ?after=: more follow */
-	const char *prev; /* ?before=: there is a page before this one */
+	const char *prev; /* ?before=: there is a page before this one; "":
+			   * the page before is the first page (no cursor) */
 };
 int tickets_page_load(struct tx_ctx *ctx, const struct tickets_page_req *r,
 		      struct tickets_page *p);
