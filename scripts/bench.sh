@@ -26,6 +26,18 @@
 #                     by the stack's worker (plus two scheduler-only
 #                     workers); p50/p99/max of cancellation time minus
 #                     expiresAt (tests/stack/expiry_mass.sh)
+#   listings          a marketplace-sized catalogue (tests/bench/listings.sql,
+#                     100,000 tickets for sale and 100,000 reserved or sold,
+#                     seeded by SQL): the list's first page before and after
+#                     seeding, a page deep in the list through its cursor, a
+#                     two-word search, GET /api/tickets/mine of a seller with
+#                     1,000 tickets and GET /, against GET /api/tickets/:id
+#                     in the same rounds (64 and 256 connections); the same
+#                     pages when each request asks for another one (deep
+#                     pages, searches: the list cache misses, Postgres does
+#                     the work); then one account posting 110 maximal
+#                     titles, and / and /api/tickets still answering 200.
+#                     Deletes its rows at the end.
 #   http_write        POST /api/tickets (row + outbox row, one statement)
 #                     against the bare INSERT + XADD responder; last, since
 #                     it adds tickets to the list and events to the queues
@@ -39,7 +51,7 @@
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
-SECTIONS=${BENCH_SECTIONS:-http_read event_lag post_to_stream flash_sale expiry_lateness http_write}
+SECTIONS=${BENCH_SECTIONS:-http_read listings event_lag post_to_stream flash_sale expiry_lateness http_write}
 RUNS=${BENCH_RUNS:-3} RUNS_HIGH=${BENCH_RUNS_HIGH:-1}
 DUR=${BENCH_DURATION:-10s} WARM=${BENCH_WARMUP:-2s}
 export DATA=$(mktemp -d /tmp/tixbench.XXXXXX)
@@ -142,13 +154,16 @@ CONF
 
 # ---- wrk ------------------------------------------------------------------------------
 
-declare -A URL METHOD BODY COOKIE
-cfg() { URL[$1]=$2; METHOD[$1]=${3:-GET}; BODY[$1]=${4:-}; COOKIE[$1]=${5:-}; }
+declare -A URL METHOD BODY COOKIE PATHS
+# cfg NAME URL [METHOD BODY COOKIE PATHS_FILE]: PATHS_FILE, paths to take
+# in turn (URL then only names the server)
+cfg() { URL[$1]=$2; METHOD[$1]=${3:-GET}; BODY[$1]=${4:-}; COOKIE[$1]=${5:-}; PATHS[$1]=${6:-}; }
 
 # run NAME CONNS DURATION [tag]: one wrk run, a line in $http unless tag=warm
 run() {
 	local name=$1 c=$2 d=$3 out
 	out=$(WRK_METHOD=${METHOD[$name]} WRK_BODY=${BODY[$name]} WRK_COOKIE=${COOKIE[$name]} \
+		WRK_PATHS=${PATHS[$name]} \
 		wrk -t2 -c"$c" -d"$d" --timeout 2s -s tests/bench/wrk.lua "${URL[$name]}" 2>&1 |
 		awk '/^RESULT/ { print $3, $4, $5, $6, $7 }')
 	[ "${4:-}" = warm ] && return
@@ -309,6 +324,119 @@ bench_expiry_lateness() {
 	row "expiry lateness max ($count due)" "$max" "ms" ""
 	row "expiry drain ($count due)" "$secs" "s" "first due -> last cancelled, about"
 	row "expiry tickets unlocked ($count due)" "$all" "s" "first due -> last ticket for sale again"
+}
+
+# med NAME CONNS FIELD: the median of a field (3 req/s, 4 p50, 5 p99, 6+7
+# errors summed) of a configuration's runs so far
+med() {
+	awk -F'\t' -v n="$1" -v c="$2" -v f="$3" '$1 == n && $2 == c {
+		v[++k] = f == 6 ? $6 + $7 : $f }
+	END { if (!k) { print 0; exit }
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && v[j-1] > v[j]; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
+		if (f == 6) { s = 0; for (i = 1; i <= k; i++) s += v[i]; print s; exit }
+		print (k % 2 ? v[(k+1)/2] : (v[k/2] + v[k/2+1]) / 2) }' "$http"
+}
+
+# listing_row NAME LABEL: one line of figures for a configuration, with
+# its ratio to :id in the same rounds, p99/p50 and errors at 256
+listing_row() {
+	local r64 p50 p99 e256 one
+	r64=$(med "$1" 64 3) p50=$(med "$1" 64 4) p99=$(med "$1" 64 5)
+	e256=$(med "$1" 256 6) one=$(med big-one 64 3)
+	row "$2" "$(printf '%.0f' "$r64")" "req/s" \
+		"$(ratio "$r64" "$one") :id; p50 $p50 ms, p99 $p99 ms ($(ratio "$p99" "$p50") p50); $(printf '%.0f' "$(med "$1" 256 3)")/s, ${e256} errors at 256"
+}
+
+bench_listings() {
+	local base=http://127.0.0.1:$PORT n pages path next seller_cookie
+	local forsale=${BENCH_LISTINGS_FOR_SALE:-100000} other=${BENCH_LISTINGS_OTHER:-100000}
+	echo "== listings: $forsale tickets for sale, $other reserved or sold"
+	cfg small-list "$base/api/tickets"
+	cfg small-one "$base/api/tickets/$TICKET_ID"
+	rounds 64 "$RUNS" small-list small-one
+	echo "   seeding (tests/bench/listings.sql)"
+	psql "$DATABASE_URL" -Xq -v ON_ERROR_STOP=1 -v forsale="$forsale" -v other="$other" \
+		-f tests/bench/listings.sql >/dev/null || { row "listings" "FAILED" "" "seeding"; return 1; }
+	# A page deep in the list: 500 pages of 100 along the Link chain
+	# (the cursor is signed: only a walk can reach it). Every page on the
+	# way is a path for the cache-missing runs.
+	: >"$DATA/deep.paths"
+	path="/api/tickets?limit=100" pages=0
+	while [ -n "$path" ] && [ "$pages" -lt 500 ]; do
+		echo "${path/limit=100/limit=50}" >>"$DATA/deep.paths"
+		next=$(curl -s -o /dev/null -D - "$base$path" | tr -d '\r' |
+			sed -n 's/^[Ll]ink: <\([^>]*\)>; rel="next".*/\1/p')
+		path=$next pages=$((pages + 1))
+	done
+	local deep
+	deep=$(curl -s -o /dev/null -D - "$base$(tail -1 "$DATA/deep.paths")" | tr -d '\r' |
+		sed -n 's/^[Ll]ink: <\([^>]*\)>; rel="next".*/\1/p')
+	[ -n "$deep" ] || { row "listings" "FAILED" "" "no deep cursor"; return 1; }
+	# Two-word searches: every event with every city, every order.
+	: >"$DATA/search.paths"
+	for k in concert opera jazz football theatre comedy ballet festival rock symphony musical basketball; do
+		for c in lisbon paris berlin madrid rome vienna prague dublin oslo athens; do
+			for s in oldest newest price_asc price_desc; do
+				echo "/api/tickets?q=$k+$c&sort=$s" >>"$DATA/search.paths"
+			done
+		done
+	done
+	seller_cookie=$("$BIN/bench-events" cookie 00000000-0000-4000-8000-00000000b001)
+	n=$(curl -s -H "Cookie: $seller_cookie" "$base/api/tickets/mine?limit=100" | grep -o '"status"' | wc -l)
+	[ "$n" = 100 ] || echo "bench: warning: the seller's first page has $n tickets, not 100"
+	cfg big-one "$base/api/tickets/$TICKET_ID"
+	cfg big-first "$base/api/tickets"
+	cfg big-first12 "$base/api/tickets?limit=12"
+	cfg big-deep "$base$deep"
+	cfg big-search "$base/api/tickets?q=jazz+lisbon"
+	cfg big-mine "$base/api/tickets/mine" GET "" "$seller_cookie"
+	cfg big-html "$base/"
+	cfg big-deep-any "$base" GET "" "" "$DATA/deep.paths"
+	cfg big-search-any "$base" GET "" "" "$DATA/search.paths"
+	rounds 64 "$RUNS" big-one big-first big-first12 big-deep big-search big-mine big-html \
+		big-deep-any big-search-any
+	rounds 256 "$RUNS_HIGH" big-one big-first big-deep big-search big-mine big-html \
+		big-deep-any big-search-any
+	# The first page against the small catalogue's list: the same number
+	# of tickets (12), each against :id in its own rounds, so that the
+	# machine's load at the two times cancels out.
+	local small big
+	small=$(awk -v a="$(med small-list 64 3)" -v b="$(med small-one 64 3)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+	big=$(awk -v a="$(med big-first12 64 3)" -v b="$(med big-one 64 3)" 'BEGIN { print (b > 0 ? a / b : 0) }')
+	row "listings: GET /api/tickets/:id" "$(printf '%.0f' "$(med big-one 64 3)")" "req/s" \
+		"the yardstick of the rows below; p50 $(med big-one 64 4) ms, p99 $(med big-one 64 5) ms; $(med big-one 256 6) errors at 256"
+	listing_row big-first "listings: first page"
+	row "listings: first page / small list" "$(ratio "$big" "$small")" "" \
+		"12 tickets (?limit=12) of 100,000: $(ratio "$big" 1) :id; before seeding, all 12 for sale: $(ratio "$small" 1) :id (target >= 0.90x)"
+	listing_row big-deep "listings: page 501 (cursor)"
+	listing_row big-search "listings: search \"jazz lisbon\""
+	listing_row big-mine "listings: /mine, 1,000 tickets"
+	listing_row big-html "listings: GET /"
+	listing_row big-deep-any "listings: any of 500 pages"
+	listing_row big-search-any "listings: any of 480 searches"
+	listings_flood
+	echo "   removing the seeded rows"
+	psql "$DATABASE_URL" -Xq -c "DELETE FROM tickets.tickets WHERE title LIKE 'Seeded %'" \
+		-c "VACUUM ANALYZE tickets.tickets" >/dev/null
+}
+
+# The old failure: one account posts 110 tickets with the longest titles
+# there are (200 four-byte characters); / and /api/tickets still 200.
+listings_flood() {
+	local base=http://127.0.0.1:$PORT title body i code created=0 refused=0 other=0 s1 s2
+	title=$(printf '\xF0\x9F\x8E\xAB%.0s' $(seq 200))
+	body="{\"title\":\"$title\",\"price\":1}"
+	for i in $(seq 110); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: $BENCH_COOKIE" \
+			-H 'Content-Type: application/json' --data-binary "$body" "$base/api/tickets")
+		case $code in 201) created=$((created + 1)) ;; 429) refused=$((refused + 1)) ;;
+		*) other=$((other + 1)) ;; esac
+	done
+	s1=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$base/")
+	s2=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' "$base/api/tickets?sort=newest")
+	row "listings: 110 maximal titles, one account" \
+		"$([ "${s1%% *}" = 200 ] && [ "${s2%% *}" = 200 ] && [ "$other" = 0 ] && echo ok || echo FAILED)" "" \
+		"$created listed, $refused refused (429), $other other; then GET / ${s1%% *} (${s1##* } bytes), GET /api/tickets ${s2%% *} (${s2##* } bytes)"
 }
 
 bench_http_write() {

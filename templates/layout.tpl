@@ -20,6 +20,7 @@
 {{/SIGNED_OUT}}
 {{#SIGNED_IN}}
 <li><a href="/tickets/new">Sell Tickets</a></li>
+<li><a href="/tickets/mine">My Tickets</a></li>
 <li><a href="/orders">My Orders</a></li>
 <li><a href="/auth/signout">Sign Out</a></li>
 {{/SIGNED_IN}}

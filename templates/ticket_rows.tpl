@@ -6,3 +6,9 @@
 {{#NO_TICKETS}}
 <tr><td colspan="3" class="empty">No tickets for sale yet.</td></tr>
 {{/NO_TICKETS}}
+{{#NO_MATCH}}
+<tr><td colspan="3" class="empty">No tickets match your search.</td></tr>
+{{/NO_MATCH}}
+{{#NO_MORE}}
+<tr><td colspan="3" class="empty">No more tickets.</td></tr>
+{{/NO_MORE}}

@@ -28,7 +28,7 @@ static int answer(const struct tx_req *req, struct tx_ctx *ctx,
 static const char *field(const struct tx_req *req, struct tx_ctx *ctx,
 			 const char *name)
 {
-	return tx_json_field_str(ctx->arena, req->json, name, NULL);
+	return tx_json_field_value(ctx->arena, req->json, name, NULL);
 }
 
 int auth_api_signup(const struct tx_req *req, struct tx_ctx *ctx,

@@ -32,7 +32,7 @@ struct tx_config {
 	long stripe_timeout_ms;  /* payments: total time of one provider call */
 	long settle_after_ms;    /* settler: replay attempts left open longer */
 	long list_cache_max_age_ms; /* tickets: list cache safety net; 0: off */
-	long list_cache_max_bytes;  /* tickets: bigger lists are not cached */
+	long list_cache_max_bytes;  /* tickets: the most the cached pages hold */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
 };

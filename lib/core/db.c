@@ -176,18 +176,20 @@ static int prepare(struct tx_db *db, const struct tx_stmt *st, char name[8],
 	return 0;
 }
 
-static int exec_once(struct tx_db *db, const struct tx_stmt *st,
+static int exec_once(struct tx_db *db, const struct tx_stmt *st, bool planned,
 		     const char *const *params, PGresult **out, char *err,
 		     size_t errlen)
 {
 	char name[8];
 	int rc = ensure(db, err, errlen);
-	if (rc == 0)
+	if (rc == 0 && !planned)
 		rc = prepare(db, st, name, err, errlen);
 	if (rc < 0)
 		return rc;
-	PGresult *r = PQexecPrepared(db->conn, name, st->nparams, params, NULL,
-				     NULL, 0);
+	PGresult *r = planned ? PQexecParams(db->conn, st->sql, st->nparams, NULL,
+					     params, NULL, NULL, 0)
+			      : PQexecPrepared(db->conn, name, st->nparams, params,
+					       NULL, NULL, 0);
 	if (!r || !ok_status(r))
 		return failure(db, r, err, errlen);
 	*out = r;
@@ -199,18 +201,18 @@ static void clear_result(void *r)
 	PQclear(r);
 }
 
-int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
-	       const char *const *params, PGresult **out)
+static int exec(struct tx_ctx *ctx, const struct tx_stmt *st, bool planned,
+		const char *const *params, PGresult **out)
 {
 	struct tx_db *db = ctx->db;
 	PGresult *r = NULL;
 	bool in_tx = db->in_tx;
 	db->sqlstate[0] = db->constraint[0] = '\0';
-	int rc = exec_once(db, st, params, &r, ctx->db_error,
+	int rc = exec_once(db, st, planned, params, &r, ctx->db_error,
 			   sizeof(ctx->db_error));
 	if (rc == -TX_E_UNAVAILABLE && !in_tx && !db->conn &&
 	    db->last_attempt_us == 0) /* lost (failure()), not refused */
-		rc = exec_once(db, st, params, &r, ctx->db_error,
+		rc = exec_once(db, st, planned, params, &r, ctx->db_error,
 			       sizeof(ctx->db_error));
 	if (rc < 0)
 		return rc;
@@ -219,6 +221,18 @@ int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
 	if (out)
 		*out = r;
 	return 0;
+}
+
+int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
+	       const char *const *params, PGresult **out)
+{
+	return exec(ctx, st, false, params, out);
+}
+
+int tx_db_exec_planned(struct tx_ctx *ctx, const struct tx_stmt *st,
+		       const char *const *params, PGresult **out)
+{
+	return exec(ctx, st, true, params, out);
 }
 
 int tx_db_one(struct tx_ctx *ctx, const struct tx_stmt *st,

@@ -49,6 +49,14 @@ int tx_db_connect(struct tx_db *db, char *err, size_t errlen);
  * given) is a PGresult released with the request's arena. */
 int tx_db_exec(struct tx_ctx *ctx, const struct tx_stmt *st,
 	       const char *const *params, PGresult **out);
+/* Like tx_db_exec, but st is never prepared: it goes with its parameters
+ * every time (PQexecParams), so Postgres plans it for those values. For
+ * the few statements whose best plan depends on them, which a prepared
+ * statement's generic plan cannot know: a search for a rare word wants
+ * the trigram index, one for a common word the walk in page order.
+ * Planning costs a fraction of a millisecond each time. */
+int tx_db_exec_planned(struct tx_ctx *ctx, const struct tx_stmt *st,
+		       const char *const *params, PGresult **out);
 /* Like tx_db_exec, and 404 (-TX_E_NOT_FOUND) when no row came back. */
 int tx_db_one(struct tx_ctx *ctx, const struct tx_stmt *st,
 	      const char *const *params, PGresult **out);

@@ -1,5 +1,10 @@
-/* gencache.c: slots checked against a generation counter, and the thread
- * that follows the event streams which bump it; see gencache.h. */
+/* gencache.c: entries checked against a generation counter, and the
+ * thread that follows the event streams which bump it; see gencache.h.
+ *
+ * The entries are an array searched from start to end (a few dozen to a
+ * few hundred, each with a 64-bit hash of its key compared first): a
+ * lookup costs less than the copy that follows it, and eviction needs no
+ * other structure. */
 #include "gencache.h"
 #include "buf.h"
 #include "log.h"
@@ -20,9 +25,10 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-struct slot {
-	char *bytes;
-	size_t len;
+struct entry {
+	uint64_t hash;
+	char *mem; /* the key, then the bytes; NULL: a free entry */
+	size_t keylen, len;
 	uint64_t gen;
 	int64_t born_ms;
 };
@@ -31,9 +37,10 @@ struct follower;
 
 struct tx_gencache {
 	_Atomic uint64_t gen;
-	pthread_rwlock_t lock; /* the slots */
-	struct slot slots[TX_GENCACHE_MAX_SLOTS];
-	size_t nslots;
+	pthread_rwlock_t lock; /* the entries */
+	struct entry *entries;
+	size_t max_entries;
+	size_t bytes; /* sum of the stored values' len */
 	int64_t max_age_ms;
 	size_t max_bytes;
 	struct follower *follower;
@@ -52,13 +59,14 @@ struct follower {
 
 static void follower_stop(struct follower *f);
 
-struct tx_gencache *tx_gencache_new(size_t nslots, int64_t max_age_ms,
+struct tx_gencache *tx_gencache_new(size_t max_entries, int64_t max_age_ms,
 				    size_t max_bytes)
 {
 	struct tx_gencache *c = tx_xcalloc(1, sizeof(*c));
 	atomic_init(&c->gen, 1); /* odd: nothing followed yet */
 	pthread_rwlock_init(&c->lock, NULL);
-	c->nslots = nslots < TX_GENCACHE_MAX_SLOTS ? nslots : TX_GENCACHE_MAX_SLOTS;
+	c->max_entries = max_entries;
+	c->entries = tx_xcalloc(max_entries ? max_entries : 1, sizeof(*c->entries));
 	c->max_age_ms = max_age_ms;
 	c->max_bytes = max_bytes;
 	return c;
@@ -69,8 +77,9 @@ void tx_gencache_free(struct tx_gencache *c)
 	if (!c)
 		return;
 	follower_stop(c->follower);
-	for (size_t i = 0; i < c->nslots; i++)
-		free(c->slots[i].bytes);
+	for (size_t i = 0; i < c->max_entries; i++)
+		free(c->entries[i].mem);
+	free(c->entries);
 	pthread_rwlock_destroy(&c->lock);
 	free(c);
 }
@@ -102,47 +111,134 @@ void tx_gencache_set_following(struct tx_gencache *c, bool following)
 
 static bool enabled(const struct tx_gencache *c)
 {
-	return c->max_age_ms > 0 && c->max_bytes > 0;
+	return c->max_entries > 0 && c->max_age_ms > 0 && c->max_bytes > 0;
 }
 
-bool tx_gencache_get(struct tx_gencache *c, size_t slot, int64_t now_ms,
-		     struct tx_buf *out)
+/* FNV-1a, 64 bits. */
+static uint64_t key_hash(const char *key, size_t n)
+{
+	uint64_t h = 14695981039346656037ULL;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)key[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* The entry stored under key, or NULL. Under the lock. */
+static struct entry *find(struct tx_gencache *c, uint64_t h, const char *key,
+			  size_t keylen)
+{
+	for (size_t i = 0; i < c->max_entries; i++) {
+		struct entry *e = &c->entries[i];
+		if (e->mem && e->hash == h && e->keylen == keylen &&
+		    memcmp(e->mem, key, keylen) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+static bool fresh(const struct tx_gencache *c, const struct entry *e, uint64_t gen,
+		  int64_t now_ms)
+{
+	return e->gen == gen && now_ms - e->born_ms < c->max_age_ms;
+}
+
+bool tx_gencache_get(struct tx_gencache *c, const char *key, size_t keylen,
+		     int64_t now_ms, struct tx_buf *out)
 {
 	uint64_t gen = atomic_load(&c->gen);
-	if ((gen & 1) || slot >= c->nslots || !enabled(c))
+	if ((gen & 1) || !enabled(c))
 		return false;
+	uint64_t h = key_hash(key, keylen);
 	bool hit = false;
 	pthread_rwlock_rdlock(&c->lock);
-	const struct slot *s = &c->slots[slot];
-	if (s->bytes && s->gen == gen && now_ms - s->born_ms < c->max_age_ms) {
-		tx_buf_add(out, s->bytes, s->len);
+	const struct entry *e = find(c, h, key, keylen);
+	if (e && fresh(c, e, gen, now_ms)) {
+		tx_buf_add(out, e->mem + e->keylen, e->len);
 		hit = true;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	return hit;
 }
 
-bool tx_gencache_put(struct tx_gencache *c, size_t slot, uint64_t gen,
-		     int64_t now_ms, const char *bytes, size_t len)
+/* Empty e; its memory goes to *garbage (freed after the lock). */
+static void drop(struct tx_gencache *c, struct entry *e, char **garbage)
 {
-	if ((gen & 1) || slot >= c->nslots || !enabled(c) || len > c->max_bytes ||
-	    gen != atomic_load(&c->gen))
+	c->bytes -= e->len;
+	*garbage = e->mem;
+	*e = (struct entry){ 0 };
+}
+
+/* A free entry with room for len more bytes, made by dropping what is no
+ * longer served (another generation, too old), then the oldest entries.
+ * Under the write lock; dropped memory is added to garbage[0..max). */
+static struct entry *make_room(struct tx_gencache *c, size_t len, uint64_t gen,
+			       int64_t now_ms, char **garbage, size_t *ng)
+{
+	struct entry *slot = NULL;
+	for (size_t i = 0; i < c->max_entries; i++) {
+		struct entry *e = &c->entries[i];
+		if (e->mem && !fresh(c, e, gen, now_ms))
+			drop(c, e, &garbage[(*ng)++]);
+		if (!e->mem && !slot)
+			slot = e;
+	}
+	while (!slot || c->bytes + len > c->max_bytes) {
+		struct entry *old = NULL;
+		for (size_t i = 0; i < c->max_entries; i++) {
+			struct entry *e = &c->entries[i];
+			if (e->mem && (!old || e->born_ms < old->born_ms))
+				old = e;
+		}
+		if (!old)
+			break; /* empty: len <= max_bytes was checked */
+		drop(c, old, &garbage[(*ng)++]);
+		slot = slot ? slot : old;
+	}
+	return slot;
+}
+
+bool tx_gencache_put(struct tx_gencache *c, const char *key, size_t keylen,
+		     uint64_t gen, int64_t now_ms, const char *bytes, size_t len)
+{
+	if ((gen & 1) || !enabled(c) || len > c->max_bytes ||
+	    keylen > TX_GENCACHE_MAX_KEY || gen != atomic_load(&c->gen))
 		return false;
-	char *copy = tx_xmalloc(len + 1);
-	memcpy(copy, bytes, len);
-	copy[len] = '\0';
+	char *mem = tx_xmalloc(keylen + len + 1);
+	memcpy(mem, key, keylen);
+	memcpy(mem + keylen, bytes, len);
+	mem[keylen + len] = '\0';
+	uint64_t h = key_hash(key, keylen);
+	char **garbage = tx_xcalloc(c->max_entries + 1, sizeof(*garbage));
+	size_t ng = 0;
 	bool stored = false;
 	pthread_rwlock_wrlock(&c->lock);
-	struct slot *s = &c->slots[slot];
 	if (gen == atomic_load(&c->gen)) {
-		char *old = s->bytes;
-		*s = (struct slot){ copy, len, gen, now_ms };
-		copy = old;
+		struct entry *e = find(c, h, key, keylen);
+		if (e)
+			drop(c, e, &garbage[ng++]);
+		e = make_room(c, len, gen, now_ms, garbage, &ng);
+		*e = (struct entry){ h, mem, keylen, len, gen, now_ms };
+		c->bytes += len;
 		stored = true;
 	}
 	pthread_rwlock_unlock(&c->lock);
-	free(copy); /* the replaced value, or ours if it came too late */
+	if (!stored)
+		free(mem); /* it came too late */
+	for (size_t i = 0; i < ng; i++)
+		free(garbage[i]);
+	free(garbage);
 	return stored;
+}
+
+void tx_gencache_usage(struct tx_gencache *c, size_t *entries, size_t *bytes)
+{
+	size_t n = 0;
+	pthread_rwlock_rdlock(&c->lock);
+	for (size_t i = 0; i < c->max_entries; i++)
+		n += c->entries[i].mem != NULL;
+	*bytes = c->bytes;
+	pthread_rwlock_unlock(&c->lock);
+	*entries = n;
 }
 
 /* ---- the follower ---------------------------------------------------------- */

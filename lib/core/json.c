@@ -538,6 +538,15 @@ const char *tx_json_field_str(struct tx_arena *a, struct json_object *obj,
 	return s;
 }
 
+const char *tx_json_field_value(struct tx_arena *a, struct json_object *obj,
+				const char *key, bool *has_nul)
+{
+	if (has_nul)
+		*has_nul = false;
+	return tx_json_field_present(obj, key) ? tx_json_field_str(a, obj, key, has_nul)
+					       : tx_arena_strdup(a, "");
+}
+
 bool tx_json_field_present(struct json_object *obj, const char *key)
 {
 	struct json_object *v = NULL;

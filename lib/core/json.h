@@ -57,6 +57,16 @@ int tx_json_parse_object(struct tx_arena *a, const char *s, size_t len,
 const char *tx_json_field_str(struct tx_arena *a, struct json_object *obj,
 			      const char *key, bool *has_nul);
 
+/* The value of a request field that must be a string or a number (every
+ * field of every route): as tx_json_field_str, except that a value of any
+ * other JSON type (array, object, true, false; null was already "") comes
+ * back as "", as if the field were missing, so that the field's own
+ * validation reports it (DESIGN.md: a field of the wrong JSON type is a
+ * validation error of that field; express-validator would have read
+ * [5] as "5"). */
+const char *tx_json_field_value(struct tx_arena *a, struct json_object *obj,
+				const char *key, bool *has_nul);
+
 /* obj[key] is present, not null, and a JSON number or a string. */
 bool tx_json_field_present(struct json_object *obj, const char *key);
 

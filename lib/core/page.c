@@ -22,7 +22,8 @@ const char *const tx_page_templates[] = {
 	LAYOUT_TPL,   ERRORS_TPL,  "index.tpl",     "signup.tpl",
 	"signin.tpl", "signout.tpl", "not_found.tpl", "error.tpl",
 	"new_ticket.tpl", "show_ticket.tpl", "orders.tpl", "order.tpl",
-	"pay.tpl", "ops.tpl", CARD_TPL, "ticket_rows.tpl",
+	"pay.tpl", "ops.tpl", CARD_TPL, "ticket_rows.tpl", "pager.tpl",
+	"my_tickets.tpl", "edit_ticket.tpl",
 };
 const size_t tx_page_ntemplates =
 	sizeof(tx_page_templates) / sizeof(tx_page_templates[0]);

@@ -2,10 +2,10 @@
  *
  * layout.tpl holds the document, the stylesheet link and the header of the
  * original app (brand "GitTix" -> /; signed out: "Sign Up", "Sign In";
- * signed in: "Sell Tickets", "My Orders", "Sign Out"), and includes the
- * page's own template as {{>BODY}}. tx_page_begin makes both dictionaries
- * (freed with the arena) and returns the body's, where the handler sets its
- * values. The body dictionary already has:
+ * signed in: "Sell Tickets", "My Tickets", "My Orders", "Sign Out"), and
+ * includes the page's own template as {{>BODY}}. tx_page_begin makes both
+ * dictionaries (freed with the arena) and returns the body's, where the
+ * handler sets its values. The body dictionary already has:
  *   CSRF          the form token (when p->csrf is set)
  *   ERRORS_BOX    when p->nerrors > 0, an include of errors.tpl
  *                 ("Ooops...." and the list): body templates place it with

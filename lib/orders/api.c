@@ -37,7 +37,7 @@ int orders_api_create(const struct tx_req *req, struct tx_ctx *ctx,
 		      struct tx_resp *resp)
 {
 	struct tx_verrs v = { .n = 0 };
-	const char *ticket_id = tx_json_field_str(ctx->arena, req->json, "ticketId", NULL);
+	const char *ticket_id = tx_json_field_value(ctx->arena, req->json, "ticketId", NULL);
 	orders_validate(ticket_id, &v);
 	if (v.n)
 		return tx_resp_verrs(resp, &v);

@@ -26,6 +26,7 @@ static int ticket_with_error(const struct tx_req *req, struct tx_ctx *ctx,
 	tmpl_set(d, "TITLE", t.ticket_title);
 	tmpl_set(d, "PRICE", price);
 	tmpl_set(d, "ID", t.ticket_id);
+	tmpl_show_section(d, "PURCHASE");
 	return tx_html_finish(ctx, resp, status);
 }
 

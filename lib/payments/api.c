@@ -17,8 +17,8 @@ int payments_api_create(const struct tx_req *req, struct tx_ctx *ctx,
 			struct tx_resp *resp)
 {
 	struct tx_verrs v = { .n = 0 };
-	const char *token = tx_json_field_str(ctx->arena, req->json, "token", NULL);
-	const char *order_id = tx_json_field_str(ctx->arena, req->json, "orderId", NULL);
+	const char *token = tx_json_field_value(ctx->arena, req->json, "token", NULL);
+	const char *order_id = tx_json_field_value(ctx->arena, req->json, "orderId", NULL);
 	payments_validate(token, order_id, &v);
 	if (v.n)
 		return tx_resp_verrs(resp, &v);

@@ -1,8 +1,10 @@
 /* listeners.c: the tickets service's listeners (group tickets-service):
  * an order locks its ticket, a cancellation unlocks it, each change bumps
- * the version and publishes ticket:updated through the outbox.
- * Both also come in batches (a flash sale, a mass expiry): set-based
- * statements over the batch. */
+ * the version and publishes ticket:updated through the outbox; a payment
+ * marks the ticket its order holds as sold (sold_at: no version change,
+ * no event, since no other service needs it; the seller's own listing
+ * shows it). All three also come in batches (a flash sale, a mass
+ * expiry): set-based statements over the batch. */
 #include "tickets/tickets.h"
 #include "core/arena.h"
 #include "core/db.h"
@@ -34,9 +36,13 @@ TX_STMT(SQL_LOCK, 2,
 	"SELECT (SELECT count(*) FROM t) > 0 "
 	"OR EXISTS (SELECT 1 FROM tickets.tickets WHERE id = $1 AND order_id = $2) "
 	"OR EXISTS (SELECT 1 FROM tickets.order_cancellations WHERE order_id = $2)");
-/* Unlock only if this order holds the ticket; remember the cancellation. */
+/* Unlock only if this order holds the ticket; remember the cancellation.
+ * A ticket sold to the order is not sold any more: the order was
+ * cancelled before its payment reached orders, and payments refunds the
+ * charge (lib/payments/listeners.c). */
 TX_STMT(SQL_UNLOCK, 2,
-	"WITH t AS (UPDATE tickets.tickets SET order_id = NULL, version = version + 1 "
+	"WITH t AS (UPDATE tickets.tickets SET order_id = NULL, sold_at = NULL, "
+	"version = version + 1 "
 	"WHERE id = $1 AND order_id = $2 RETURNING *), "
 	"e AS (INSERT INTO tickets.outbox (subject, data) SELECT 'ticket:updated', "
 	"tickets.ticket_event(id, version, title, price_cents, user_id, order_id) "
@@ -55,7 +61,8 @@ TX_STMT(SQL_UNLOCK_MANY, 2,
 	"WITH l AS (SELECT id, order_id FROM tickets.tickets "
 	"WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE), "
 	"c AS (SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS c (ticket, order_id)), "
-	"t AS (UPDATE tickets.tickets t SET order_id = NULL, version = t.version + 1 "
+	"t AS (UPDATE tickets.tickets t SET order_id = NULL, sold_at = NULL, "
+	"version = t.version + 1 "
 	"FROM l JOIN c ON c.ticket = l.id AND c.order_id = l.order_id "
 	"WHERE t.id = l.id RETURNING t.*), "
 	"e AS (INSERT INTO tickets.outbox (subject, data) SELECT 'ticket:updated', "
@@ -113,6 +120,31 @@ static int row_lock(struct tx_ctx *ctx, const char *ticket, char *err, size_t er
 	return 0;
 }
 
+/* A batch in two statements: lock takes the rows in id order, apply
+ * (parameters p, the same) answers the (1-based) positions among the k
+ * events it was given (pos: their places in the batch) that it refused,
+ * with no effect: they go alone. */
+static int lock_then_apply(struct tx_ctx *ctx, const struct tx_stmt *lock,
+			   const struct tx_stmt *apply, const char *const *p,
+			   const size_t *pos, size_t k, bool *ok, const char *what,
+			   char *err, size_t errlen)
+{
+	PGresult *r;
+	int rc = tx_db_exec(ctx, lock, p, NULL);
+	if (rc == 0)
+		rc = tx_db_exec(ctx, apply, p, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: %s", what, ctx->db_error);
+		return rc;
+	}
+	for (int m = 0; m < PQntuples(r); m++) {
+		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
+		if (i >= 1 && (size_t)i <= k)
+			ok[pos[i - 1]] = false;
+	}
+	return 0;
+}
+
 static int on_order_created(struct tx_ctx *ctx, const struct tx_event *ev,
 			    char *err, size_t errlen)
 {
@@ -152,22 +184,10 @@ static int on_order_created_batch(struct tx_ctx *ctx, const struct tx_event *evs
 	}
 	if (k == 0)
 		return 0;
-	PGresult *r;
 	const char *p[] = { tx_db_uuid_array(ctx->arena, tk, k),
 			    tx_db_uuid_array(ctx->arena, od, k) };
-	int rc = tx_db_exec(ctx, &SQL_ROW_LOCK_MANY, p, NULL);
-	if (rc == 0)
-		rc = tx_db_exec(ctx, &SQL_LOCK_MANY, p, &r);
-	if (rc < 0) {
-		snprintf(err, errlen, "lock: %s", ctx->db_error);
-		return rc;
-	}
-	for (int m = 0; m < PQntuples(r); m++) {
-		long i = strtol(PQgetvalue(r, m, 0), NULL, 10);
-		if (i >= 1 && (size_t)i <= k)
-			ok[pos[i - 1]] = false;
-	}
-	return 0;
+	return lock_then_apply(ctx, &SQL_ROW_LOCK_MANY, &SQL_LOCK_MANY, p, pos, k, ok,
+			       "lock", err, errlen);
 }
 
 static int on_order_cancelled(struct tx_ctx *ctx, const struct tx_event *ev,
@@ -221,10 +241,77 @@ static int on_order_cancelled_batch(struct tx_ctx *ctx, const struct tx_event *e
 	return 0;
 }
 
+/* payment:created carries the order, not the ticket: the ticket held by
+ * that order is sold, once. The answer says whether the event is done:
+ * the ticket is (now) sold, or the order was cancelled before its
+ * payment came (no sale: the charge is refunded). Otherwise the order's
+ * order:created, on another stream, has not locked its ticket yet: wait
+ * for it (retry). A cancellation racing with this waits on the row's lock
+ * and then undoes the sale (SQL_UNLOCK). */
+TX_STMT(SQL_SELL, 1,
+	"WITH s AS (UPDATE tickets.tickets SET sold_at = now() "
+	"WHERE order_id = $1 AND sold_at IS NULL) "
+	"SELECT EXISTS (SELECT 1 FROM tickets.tickets WHERE order_id = $1) "
+	"OR EXISTS (SELECT 1 FROM tickets.order_cancellations WHERE order_id = $1)");
+/* The batch form, $1 the orders, after their tickets are locked in id
+ * order (as the other batches do, so that two batches wait rather than
+ * deadlock); the answer: the (1-based) positions of the events to go
+ * alone, to wait, as above. */
+TX_STMT(SQL_SELL_LOCK_MANY, 1,
+	"SELECT 1 FROM tickets.tickets WHERE order_id = ANY($1::uuid[]) "
+	"ORDER BY id FOR UPDATE");
+TX_STMT(SQL_SELL_MANY, 1,
+	"WITH c AS (SELECT * FROM unnest($1::uuid[]) WITH ORDINALITY AS c (order_id, i)), "
+	"s AS (UPDATE tickets.tickets t SET sold_at = now() FROM c "
+	"WHERE t.order_id = c.order_id AND t.sold_at IS NULL) "
+	"SELECT c.i FROM c WHERE NOT EXISTS (SELECT 1 FROM tickets.tickets t "
+	"WHERE t.order_id = c.order_id) AND NOT EXISTS (SELECT 1 FROM "
+	"tickets.order_cancellations x WHERE x.order_id = c.order_id)");
+
+static int on_payment_created(struct tx_ctx *ctx, const struct tx_event *ev,
+			      char *err, size_t errlen)
+{
+	const char *order = tx_event_str(ctx->arena, ev, NULL, "orderId");
+	PGresult *r;
+	int rc = tx_db_exec(ctx, &SQL_SELL, (const char *const[]){ order }, &r);
+	if (rc < 0) {
+		snprintf(err, errlen, "sell: %s", ctx->db_error);
+		return rc;
+	}
+	if (PQgetvalue(r, 0, 0)[0] != 't') {
+		snprintf(err, errlen, "No ticket held by order %.40s yet", order);
+		return TX_EV_RETRY; /* its order:created is still on the way */
+	}
+	return 0;
+}
+
+/* The same for a batch. Events whose orderId is not a uuid, or whose
+ * order holds no ticket yet, are refused, with no effect, and go through
+ * on_payment_created alone (a failure or a retry). */
+static int on_payment_created_batch(struct tx_ctx *ctx, const struct tx_event *evs,
+				    size_t n, bool *ok, char *err, size_t errlen)
+{
+	const char **od = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*od));
+	size_t *pos = tx_arena_alloc(ctx->arena, (n + 1) * sizeof(*pos)), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		od[k] = tx_event_str(ctx->arena, &evs[i], NULL, "orderId");
+		ok[i] = tx_db_is_uuid(od[k]);
+		if (ok[i])
+			pos[k++] = i;
+	}
+	if (k == 0)
+		return 0;
+	const char *p[] = { tx_db_uuid_array(ctx->arena, od, k) };
+	return lock_then_apply(ctx, &SQL_SELL_LOCK_MANY, &SQL_SELL_MANY, p, pos, k, ok,
+			       "sell", err, errlen);
+}
+
 const struct tx_listener tickets_listeners[] = {
 	{ "order:created", "tickets-service", "tickets", on_order_created,
 	  on_order_created_batch },
 	{ "order:cancelled", "tickets-service", "tickets", on_order_cancelled,
 	  on_order_cancelled_batch },
+	{ "payment:created", "tickets-service", "tickets", on_payment_created,
+	  on_payment_created_batch },
 };
 const size_t tickets_nlisteners = sizeof(tickets_listeners) / sizeof(tickets_listeners[0]);

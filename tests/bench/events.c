@@ -1,6 +1,7 @@
 /* events.c: the event figures of `make bench`, through nginx.
  *
- *   bench-events cookie            a forged session cookie (for wrk)
+ *   bench-events cookie [USER_ID]  a forged session cookie (for wrk), for a
+ *                                  new user or the given one
  *   bench-events lag N RATE        N tickets POSTed at RATE per second; prints
  *                                  "n p50_ms p99_ms max_ms": commit of the
  *                                  ticket (its transaction's start, which
@@ -266,10 +267,26 @@ static int cmd_flash(long buyers, long tickets)
 	return 0;
 }
 
+/* A session for user id (an hour long, as tc_forge_cookie's). */
+static char *cookie_for(const char *id)
+{
+	long long now = (long long)time(NULL);
+	char *payload = tc_strf("{\"id\":\"%s\",\"email\":\"seller@bench.test\","
+				"\"iat\":%lld,\"exp\":%lld}", id, now, now + 3600);
+	const char *key = tc_jwt_key();
+	char *tok = tc_jwt("{\"alg\":\"HS256\",\"typ\":\"JWT\"}", payload, "HS256", key,
+			   strlen(key));
+	char *cookie = tc_session_cookie(tok);
+	free(payload);
+	free(tok);
+	return cookie;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "cookie") == 0) {
-		char *c = tc_forge_cookie("bench@bench.test", NULL);
+	if ((argc == 2 || argc == 3) && strcmp(argv[1], "cookie") == 0) {
+		char *c = argc == 2 ? tc_forge_cookie("bench@bench.test", NULL)
+				    : cookie_for(argv[2]);
 		puts(c);
 		free(c);
 		return 0;
@@ -282,7 +299,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], "flash") == 0)
 			return cmd_flash(a, b);
 	}
-	fprintf(stderr, "usage: %s cookie | lag N RATE | flash BUYERS TICKETS\n",
+	fprintf(stderr, "usage: %s cookie [USER_ID] | lag N RATE | flash BUYERS TICKETS\n",
 		argv[0]);
 	return 2;
 }

@@ -150,10 +150,19 @@ async function signUp(page, email, shot) {
 	await assertSignedIn(page, true);
 }
 
+async function signIn(page, email) {
+	await page.goto(`${BASE}/auth/signin`);
+	await page.fill('#email', email);
+	await page.fill('#password', PASSWORD);
+	await submit(page, 'form button[type=submit]');
+	assert.equal(new URL(page.url()).pathname, '/', `sign-in ended on ${page.url()}`);
+	await assertSignedIn(page, true);
+}
+
 async function assertSignedIn(page, yes) {
 	const nav = page.locator('header nav');
 	if (yes) {
-		for (const t of ['Sell Tickets', 'My Orders', 'Sign Out'])
+		for (const t of ['Sell Tickets', 'My Tickets', 'My Orders', 'Sign Out'])
 			await assert.doesNotReject(nav.getByRole('link', { name: t, exact: true }).waitFor(), t);
 		assert.equal(await nav.getByRole('link', { name: 'Sign In', exact: true }).count(), 0);
 	} else {
@@ -189,7 +198,7 @@ async function sell(page, title, price, checkBlur) {
 	await page.fill('#price', price);
 	if (checkBlur) {
 		await page.locator('#price').blur();
-		assert.equal(await page.inputValue('#price'), '5.00', 'price is formatted on leaving the field');
+		assert.equal(await page.inputValue('#price'), Number(price).toFixed(2), 'price is formatted on leaving the field');
 	}
 	if (checkBlur)
 		await snap(page, 'sell-filled');
@@ -214,11 +223,12 @@ async function ticketIdOnIndex(page, title) {
 	return (await ticketIdsOnIndex(page, title))[0] ?? null;
 }
 
-// Reload / until the ticket's presence is `present`, for up to `ms`.
+// Search / for the title until the ticket's presence is `present`, for up
+// to `ms` (the list is paged: a search finds it wherever it is).
 async function waitOnIndex(page, title, present, ms) {
 	const end = Date.now() + ms;
 	for (;;) {
-		await page.goto(`${BASE}/`);
+		await page.goto(`${BASE}/?q=${encodeURIComponent(title)}`);
 		const here = (await ticketIdOnIndex(page, title)) !== null;
 		if (here === present || Date.now() > end)
 			return here === present;
@@ -235,6 +245,20 @@ async function waitOrderStatus(page, orderId, status, ms) {
 		const link = page.locator(`ul.orders a[href="/orders/${orderId}"]`);
 		text = (await link.count()) ? (await link.textContent()).replace(/\s+/g, ' ').trim() : '(not listed)';
 		if (text.endsWith(` - ${status}`) || Date.now() > end)
+			return text;
+		await page.waitForTimeout(300);
+	}
+}
+
+// Reload /tickets/mine until the ticket's row shows `status`; its text.
+async function waitMyTicket(page, ticketId, status, ms) {
+	const end = Date.now() + ms;
+	let text = '';
+	for (;;) {
+		await page.goto(`${BASE}/tickets/mine`);
+		const row = page.locator('table.mine tbody tr', { has: page.locator(`a[href="/tickets/${ticketId}"]`) });
+		text = (await row.count()) ? (await row.locator('.status').textContent()).trim() : '(not listed)';
+		if (text === status || Date.now() > end)
 			return text;
 		await page.waitForTimeout(300);
 	}
@@ -270,12 +294,75 @@ for (const [mode, jsOn] of [['js', true], ['nojs', false]]) {
 			await page.goto(`${BASE}/`);
 			await assertSignedIn(page, false);
 			await snap(page, `${mode}-landing-signed-out`);
-			await signUp(page, `seller-${mode}-${RUN}@example.com`, `${mode}-signup-filled`);
+			st.seller = `seller-${mode}-${RUN}@example.com`;
+			await signUp(page, st.seller, `${mode}-signup-filled`);
 			st.title = `Concert ${mode} ${RUN}`;
-			st.ticketId = await sell(page, st.title, '5', jsOn);
+			st.ticketId = await sell(page, st.title, '4', jsOn);
 			await snap(page, `${mode}-landing-with-ticket`);
+			// My Tickets shows it for sale, with an Edit link; the edit form
+			// keeps the API's rules (errors inline) and changes the price.
+			await page.click('header >> text=My Tickets');
+			await page.waitForURL(`${BASE}/tickets/mine`);
+			assert.equal(await waitMyTicket(page, st.ticketId, 'Available', 0), 'Available');
+			await snap(page, `${mode}-my-tickets`);
+			await page.click(`a[href="/tickets/${st.ticketId}/edit"]`);
+			await page.waitForURL(`${BASE}/tickets/${st.ticketId}/edit`);
+			assert.equal(await page.inputValue('#title'), st.title);
+			await page.fill('#price', '0');
+			await submit(page, 'form button[type=submit]');
+			assert.match(await page.textContent('main .errors'), /Price must be provided and must be greater than 0/);
+			await snap(page, `${mode}-edit-error`);
+			await page.fill('#price', '5');
+			await submit(page, 'form button[type=submit]');
+			assert.equal(page.url(), `${BASE}/tickets/mine`, 'saving goes back to My Tickets');
+			const row = page.locator('table.mine tbody tr', { has: page.locator(`a[href="/tickets/${st.ticketId}"]`) });
+			assert.equal((await row.locator('td').nth(1).textContent()).trim(), '5', 'the new price');
 			await signOut(page, jsOn);
 			assert.ok(await ticketIdOnIndex(page, st.title), 'signed-out visitors see the ticket too');
+		} finally {
+			await ctx.close();
+		}
+	});
+
+	test(`${mode}: a visitor searches, sorts and pages through the results`, async () => {
+		const { ctx, page } = await newContext(`${mode}/searcher`, jsOn);
+		try {
+			// Three more tickets whose titles share a word with no other.
+			await signUp(page, `lister-${mode}-${RUN}@example.com`);
+			const word = `zq${mode}${RUN}`;
+			const ids = [];
+			for (const [i, price] of [['one', 30], ['two', 10], ['three', 20]]) {
+				const r = await page.request.post(`${BASE}/api/tickets`,
+					{ data: { title: `Gig ${i} ${word}`, price } });
+				assert.equal(r.status(), 201);
+				ids.push((await r.json()).id);
+			}
+			await page.goto(`${BASE}/`);
+			await page.fill('#q', `${word} gig`);
+			await page.selectOption('#sort', 'price_asc');
+			await submit(page, 'form.search button[type=submit]');
+			const url = new URL(page.url());
+			assert.equal(url.searchParams.get('q'), `${word} gig`);
+			assert.equal(url.searchParams.get('sort'), 'price_asc');
+			assert.equal(await page.inputValue('#q'), `${word} gig`, 'the words stay in the box');
+			assert.equal(await page.inputValue('#sort'), 'price_asc');
+			const rowIds = () => page.$$eval('table tbody tr a[href^="/tickets/"]',
+				(as) => as.map((a) => a.getAttribute('href').split('/').pop()));
+			assert.deepEqual(await rowIds(), [ids[1], ids[2], ids[0]], 'cheapest first');
+			await snap(page, `${mode}-search`);
+			// Pages of two (the page size comes from the URL), through the links.
+			await page.goto(`${page.url()}&limit=2`);
+			assert.deepEqual(await rowIds(), [ids[1], ids[2]]);
+			assert.equal(await page.locator('.pager a[rel=prev]').count(), 0);
+			await submit(page, '.pager a[rel=next]');
+			assert.deepEqual(await rowIds(), [ids[0]], 'the second page');
+			assert.equal(await page.locator('.pager a[rel=next]').count(), 0, 'the last page');
+			await snap(page, `${mode}-search-page-2`);
+			await submit(page, '.pager a[rel=prev]');
+			assert.deepEqual(await rowIds(), [ids[1], ids[2]], 'back to the first page');
+			await page.goto(`${BASE}/?q=${word}+nothing`);
+			assert.match(await page.textContent('table tbody'), /No tickets match/);
+			await snap(page, `${mode}-search-no-match`);
 		} finally {
 			await ctx.close();
 		}
@@ -359,6 +446,26 @@ for (const [mode, jsOn] of [['js', true], ['nojs', false]]) {
 			assert.equal(await page.locator('form.pay').count(), 0, 'a paid order has no pay form');
 			await snap(page, `${mode}-order-paid`);
 			assert.ok(await waitOnIndex(page, st.title, false, 5000), 'the sold ticket is gone from /');
+		} finally {
+			await ctx.close();
+		}
+	});
+
+	test(`${mode}: the seller sees the ticket sold`, async () => {
+		need(st.orderId, 'the paid order');
+		const { ctx, page } = await newContext(`${mode}/seller-again`, jsOn);
+		try {
+			await signIn(page, need(st.seller, 'the seller'));
+			// payment:created reaches tickets through the worker.
+			assert.equal(await waitMyTicket(page, st.ticketId, 'Sold', 10_000), 'Sold');
+			const row = page.locator('table.mine tbody tr', { has: page.locator(`a[href="/tickets/${st.ticketId}"]`) });
+			assert.equal(await row.locator('a.edit').count(), 0, 'a sold ticket has no Edit link');
+			await snap(page, `${mode}-my-tickets-sold`);
+			await page.click(`a[href="/tickets/${st.ticketId}"]`);
+			await page.waitForURL(`${BASE}/tickets/${st.ticketId}`);
+			assert.equal((await page.textContent('main .sold')).trim(), 'Sold');
+			assert.equal(await page.locator('main form button:has-text("Purchase")').count(), 0);
+			await snap(page, `${mode}-ticket-sold`);
 		} finally {
 			await ctx.close();
 		}

@@ -19,7 +19,8 @@
 #      the expiration:complete stream, which has no outbox) is in the
 #      processed-events table of each group whose stream it is on exactly
 #      once (expiration-service, Redis-only: in its seen set), unless it
-#      is in the dead-letter stream
+#      is in the dead-letter stream; and every group the listener tables
+#      subscribe (SUBSCRIPTIONS) exists on its stream
 #   I4 nothing pending or undelivered in any group (the dead-letter count is
 #      printed: a dead letter is acked, so it is not pending)
 #   I5 every complete order has exactly one payment, not refunded; every
@@ -32,7 +33,9 @@
 #      (title, price, version); payments.orders = orders.orders (status and
 #      version for created and cancelled orders; a complete order, whose
 #      completion sends no event, is "created" there with a lower version);
-#      tickets.tickets.order_id = the ticket's live order, if any
+#      tickets.tickets.order_id = the ticket's live order, if any; a
+#      ticket is sold (sold_at, from payment:created) exactly when that
+#      order is complete
 #
 # Environment: DATABASE_URL (a superuser conninfo; $DATA/env has it),
 # REDIS_URL (redis://[[user]:password@]host:port/db, a user that may run
@@ -46,6 +49,11 @@ PFX=${REDIS_PREFIX:-}
 GRACE=${EXPIRATION_GRACE_SECONDS:-30}
 DRAIN=${DRAIN_SECONDS:-60}
 SUBJECTS="ticket:created ticket:updated order:created order:cancelled expiration:complete payment:created"
+# subject,group of every listener (lib/*/listeners.c)
+SUBSCRIPTIONS="ticket:created,orders-service ticket:updated,orders-service
+order:created,tickets-service order:created,payments-service order:created,expiration-service
+order:cancelled,tickets-service order:cancelled,payments-service
+expiration:complete,orders-service payment:created,orders-service payment:created,tickets-service"
 LIVE="('created', 'awaiting:payment', 'complete')"
 
 hp=${REDIS_URL#redis://}; hp=${hp%%/*}; db=${REDIS_URL##*/}
@@ -202,8 +210,10 @@ n=$(q -c "CREATE TEMP TABLE subs (subject text, grp text)" \
 			WHERE d.id = e.event_id::text AND d.grp = 'expiration-service')) || ' ' ||
 		(SELECT count(*) FROM ev) || ' ' || (SELECT count(*) FROM need)" | tail -1)
 read -r unpub missing expmiss nev nneed <<<"${n:-x x x x x}"
-line 3 "published, applied once per group" "$(sum "$unpub" "$missing" "$expmiss")" \
-	"events $nev, deliveries $nneed; unpublished $unpub, missing $missing, expiration missing $expmiss, dead letters $dead"
+nosub=0
+for sub in $SUBSCRIPTIONS; do grep -qxF "$sub" "$TMP/subs" || nosub=$((nosub + 1)); done
+line 3 "published, applied once per group" "$(sum "$unpub" "$missing" "$expmiss" "$nosub")" \
+	"events $nev, deliveries $nneed; unpublished $unpub, missing $missing, expiration missing $expmiss, dead letters $dead, subscriptions missing $nosub"
 
 # ---- I4 ------------------------------------------------------------------------
 groups >"$TMP/groups"
@@ -261,10 +271,13 @@ n=$(q -c "SELECT
 		OR (o.status = 'complete' AND (p.status <> 'created' OR p.version >= o.version))) || ' ' ||
 	(SELECT count(*) FROM tickets.tickets t LEFT JOIN orders.orders o
 		ON o.ticket_id = t.id AND o.status IN $LIVE
-		WHERE t.order_id IS DISTINCT FROM o.id)")
-read -r tk od lock <<<"${n:-x x x}"
-line 7 "replicas equal their sources" "$(sum "$tk" "$od" "$lock")" \
-	"tickets replica $tk, orders replica $od, reservations $lock differ"
+		WHERE t.order_id IS DISTINCT FROM o.id) || ' ' ||
+	(SELECT count(*) FROM tickets.tickets t LEFT JOIN orders.orders o
+		ON o.ticket_id = t.id AND o.status IN $LIVE
+		WHERE (t.sold_at IS NOT NULL) <> (o.status IS NOT DISTINCT FROM 'complete'))")
+read -r tk od lock sold <<<"${n:-x x x x}"
+line 7 "replicas equal their sources" "$(sum "$tk" "$od" "$lock" "$sold")" \
+	"tickets replica $tk, orders replica $od, reservations $lock, sales $sold differ"
 
 echo "invariants: $ok/7"
 [ "$ok" = 7 ]

@@ -154,7 +154,7 @@ static void wait_expiry_processed(const struct order *o, double deadline)
 static bool ticket_listed(const struct order *o)
 {
 	struct tc_resp r;
-	tc_get("/api/tickets", NULL, &r);
+	tc_get("/api/tickets?sort=newest&limit=100", NULL, &r); /* a page it is on */
 	bool found = r.status == 200 && strstr(r.body, o->ticket) != NULL;
 	tc_resp_release(&r);
 	return found;

@@ -139,10 +139,13 @@ static long list_index(struct json_object *list, const char *id)
 	return -1;
 }
 
-static struct json_object *list_tickets(void)
+/* GET /api/tickets?query (one page; "" for the default one). */
+static struct json_object *list_query(const char *query)
 {
 	struct tc_resp r;
-	tc_get(TICKETS, NULL, &r);
+	char *path = tc_strf(TICKETS "%s%s", *query ? "?" : "", query);
+	tc_get(path, NULL, &r);
+	free(path);
 	ck_status(&r, 200);
 	ck_assert(tc_is_json_type(&r));
 	ck_assert(!r.truncated);
@@ -150,6 +153,22 @@ static struct json_object *list_tickets(void)
 	ck_assert(o && json_object_is_type(o, json_type_array));
 	tc_resp_release(&r);
 	return o;
+}
+
+/* The newest page of the list, where a ticket just listed shows (the
+ * list is one page at a time; the default order is the oldest first). */
+static struct json_object *list_tickets(void)
+{
+	return list_query("sort=newest&limit=100");
+}
+
+/* A word no other test's titles have, for a search that finds only
+ * this test's tickets; malloc'd. */
+static char *unique_word(void)
+{
+	char u[37];
+	tc_uuid(u);
+	return tc_strf("w%.8s%.4s", u, u + 9);
 }
 
 static char *errors_json(const char *m1, const char *f1, const char *m2, const char *f2)
@@ -312,24 +331,31 @@ START_TEST(show_found)
 }
 END_TEST
 
-/* Three users' tickets, all listed, in insertion order (the list is
- * shared with every other test, so only ours are counted). */
+/* Three users' tickets, all listed, in insertion order. The list is
+ * shared with every other test, so the test searches for a word only
+ * its own titles have: exactly its three. */
 START_TEST(index_lists_tickets)
 {
-	char *ids[3];
+	char *ids[3], *word = unique_word();
+	char *title = tc_strf("concert %s", word);
 	for (int i = 0; i < 3; i++) {
 		struct ts_user u;
 		ts_signin(&u);
-		ids[i] = create(&u, "concert", 20 + i);
+		ids[i] = create(&u, title, 20 + i);
 		free(u.cookie);
 	}
-	struct json_object *list = list_tickets();
+	char *query = tc_strf("q=%s", word);
+	struct json_object *list = list_query(query);
+	ck_assert_int_eq(json_object_array_length(list), 3);
 	long at[3];
 	for (int i = 0; i < 3; i++) {
 		at[i] = list_index(list, ids[i]);
 		ck_assert_msg(at[i] >= 0, "ticket %d missing from the list", i);
 	}
-	ck_assert(at[0] < at[1] && at[1] < at[2]);
+	ck_assert(at[0] == 0 && at[1] == 1 && at[2] == 2);
+	free(query);
+	free(title);
+	free(word);
 	struct json_object *t = json_object_array_get_idx(list, (size_t)at[2]);
 	ck_assert(ts_jnum_is(t, "price", 22));
 	ck_assert(ts_jnum_is(t, "version", 0));

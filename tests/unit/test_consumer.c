@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "core/redis.h"
 #include "evtest.h"
+#include "tickets/tickets.h"
 
 #include <check.h>
 #include <libpq-fe.h>
@@ -173,15 +174,20 @@ static long long effects(void)
 	return q_int("SELECT count(*) FROM %s.effects", "");
 }
 
-static long long pending(const char *subject)
+static long long pending_in(const char *subject, const char *group)
 {
 	char k[128];
 	key(k, sizeof(k), subject);
-	const char *argv[] = { "XPENDING", k, "g1" };
+	const char *argv[] = { "XPENDING", k, group };
 	redisReply *r = evtest_rcmd(3, argv);
 	long long n = r->type == REDIS_REPLY_ARRAY ? r->element[0]->integer : -1;
 	freeReplyObject(r);
 	return n;
+}
+
+static long long pending(const char *subject)
+{
+	return pending_in(subject, "g1");
 }
 
 static long long xlen(const char *name)
@@ -639,6 +645,51 @@ START_TEST(two_batch_consumers_share_a_group)
 }
 END_TEST
 
+/* The tickets service's real listeners through the runtime: a
+ * payment:created that comes before its order's order:created (they are
+ * on different streams) is left pending, redelivered after the ack wait,
+ * and sells the ticket once the lock is in: the ticket ends sold to that
+ * order, nothing is pending, nothing is dead. */
+START_TEST(tickets_sold_whichever_stream_comes_first)
+{
+	char err[256], ticket[40], order[40], pay[40], e1[40], e2[40], data[256];
+	PGresult *r = PQexec(evt.pg, "INSERT INTO tickets.tickets (title, price_cents, "
+				     "user_id) VALUES ('consumer test', 100, "
+				     "gen_random_uuid()) RETURNING id");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(ticket, sizeof(ticket), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	new_uuid(order, sizeof(order));
+	new_uuid(pay, sizeof(pay));
+	new_uuid(e1, sizeof(e1));
+	new_uuid(e2, sizeof(e2));
+	struct tx_consumer *c = tx_consumer_new(&evt.cfg, "tickets-service", tickets_listeners,
+						tickets_nlisteners, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	snprintf(data, sizeof(data), "{\"id\":\"%s\",\"orderId\":\"%s\",\"stripeId\":\"ch_1\"}",
+		 pay, order);
+	add_event("payment:created", e1, data, NULL, 0);
+	POLL_UNTIL(c, tx_consumer_stats(c)->retried >= 1, 3000);
+	ck_assert_int_eq(pending_in("payment:created", "tickets-service"), 1);
+	snprintf(data, sizeof(data), "{\"id\":\"%s\",\"version\":0,\"status\":\"created\","
+		 "\"userId\":\"u\",\"expiresAt\":\"x\",\"ticket\":{\"id\":\"%s\",\"price\":1}}",
+		 order, ticket);
+	add_event("order:created", e2, data, NULL, 0);
+	char sql[256];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM tickets.tickets WHERE id = '%s' "
+		 "AND order_id = '%s' AND sold_at IS NOT NULL AND version = 1", ticket, order);
+	POLL_UNTIL(c, tx_consumer_stats(c)->applied == 2, 5000);
+	r = PQexec(evt.pg, sql);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+	PQclear(r);
+	ck_assert_int_eq(pending_in("payment:created", "tickets-service"), 0);
+	ck_assert_int_eq(pending_in("order:created", "tickets-service"), 0);
+	ck_assert_int_eq(tx_consumer_stats(c)->dead, 0);
+	ck_assert_int_eq(xlen("dead-letter"), 0);
+	tx_consumer_free(c);
+}
+END_TEST
+
 Suite *suite_consumer(void)
 {
 	Suite *s = suite_create("consumer");
@@ -661,6 +712,7 @@ Suite *suite_consumer(void)
 	tcase_add_test(tc, batch_tops_up_a_full_read);
 	tcase_add_test(tc, reclaim_takes_back_a_whole_batch);
 	tcase_add_test(tc, two_batch_consumers_share_a_group);
+	tcase_add_test(tc, tickets_sold_whichever_stream_comes_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -21,7 +21,7 @@ static struct tx_buf out;
 
 static void setup(void)
 {
-	c = tx_gencache_new(2, AGE, CAP);
+	c = tx_gencache_new(4, AGE, CAP);
 	tx_buf_init(&out, 0);
 }
 
@@ -37,25 +37,32 @@ static void follow(void)
 	tx_gencache_set_following(c, true);
 }
 
-static bool get(size_t slot, int64_t now)
+static bool get(const char *key, int64_t now)
 {
 	tx_buf_reset(&out);
-	return tx_gencache_get(c, slot, now, &out);
+	return tx_gencache_get(c, key, strlen(key), now, &out);
+}
+
+static bool put(const char *key, uint64_t gen, int64_t now, const char *v)
+{
+	return tx_gencache_put(c, key, strlen(key), gen, now, v, strlen(v));
 }
 
 START_TEST(bypassed_until_followed)
 {
 	uint64_t g = tx_gencache_gen(c);
 	ck_assert_uint_eq(g & 1, 1);
-	ck_assert(!tx_gencache_put(c, 0, g, 0, "[1]", 3));
-	ck_assert(!get(0, 0));
+	ck_assert(!put("json", g, 0, "[1]"));
+	ck_assert(!get("json", 0));
 	follow();
 	g = tx_gencache_gen(c);
 	ck_assert_uint_eq(g & 1, 0);
-	ck_assert(tx_gencache_put(c, 0, g, 0, "[1]", 3));
-	ck_assert(get(0, 10));
+	ck_assert(put("json", g, 0, "[1]"));
+	ck_assert(get("json", 10));
 	ck_assert_str_eq(out.buf, "[1]");
-	ck_assert(!get(1, 10)); /* slots are separate */
+	ck_assert(!get("html", 10)); /* keys are separate */
+	ck_assert(!get("jso", 10));
+	ck_assert(!get("json2", 10));
 }
 END_TEST
 
@@ -64,11 +71,11 @@ START_TEST(change_during_query_is_not_stored)
 	follow();
 	uint64_t g = tx_gencache_gen(c); /* recorded before the query */
 	tx_gencache_bump(c);		 /* a commit lands meanwhile */
-	ck_assert(!tx_gencache_put(c, 0, g, 0, "[old]", 5));
-	ck_assert(!get(0, 0));
+	ck_assert(!put("k", g, 0, "[old]"));
+	ck_assert(!get("k", 0));
 	g = tx_gencache_gen(c);
-	ck_assert(tx_gencache_put(c, 0, g, 0, "[new]", 5));
-	ck_assert(get(0, 0));
+	ck_assert(put("k", g, 0, "[new]"));
+	ck_assert(get("k", 0));
 	ck_assert_str_eq(out.buf, "[new]");
 }
 END_TEST
@@ -77,12 +84,12 @@ START_TEST(bump_invalidates)
 {
 	follow();
 	uint64_t g = tx_gencache_gen(c);
-	ck_assert(tx_gencache_put(c, 0, g, 0, "[a]", 3));
-	ck_assert(tx_gencache_put(c, 1, g, 0, "<tr>", 4));
+	ck_assert(put("a", g, 0, "[a]"));
+	ck_assert(put("b", g, 0, "<tr>"));
 	tx_gencache_bump(c);
 	ck_assert_uint_eq(tx_gencache_gen(c), g + 2);
-	ck_assert(!get(0, 0));
-	ck_assert(!get(1, 0));
+	ck_assert(!get("a", 0));
+	ck_assert(!get("b", 0));
 	tx_gencache_bump(NULL); /* no cache: nothing to do */
 }
 END_TEST
@@ -91,14 +98,65 @@ START_TEST(max_age_and_max_bytes)
 {
 	follow();
 	uint64_t g = tx_gencache_gen(c);
-	ck_assert(tx_gencache_put(c, 0, g, 5000, "[a]", 3));
-	ck_assert(get(0, 5000 + AGE - 1));
-	ck_assert(!get(0, 5000 + AGE));
-	char big[CAP + 1];
-	memset(big, 'x', sizeof(big));
-	ck_assert(tx_gencache_put(c, 1, g, 0, big, CAP));
-	ck_assert(!tx_gencache_put(c, 1, g, 0, big, CAP + 1));
-	ck_assert(!tx_gencache_put(c, 7, g, 0, "[a]", 3)); /* no such slot */
+	ck_assert(put("a", g, 5000, "[a]"));
+	ck_assert(get("a", 5000 + AGE - 1));
+	ck_assert(!get("a", 5000 + AGE));
+	char big[CAP + 2];
+	memset(big, 'x', CAP + 1);
+	big[CAP + 1] = '\0';
+	ck_assert(!put("big", g, 0, big)); /* CAP + 1 bytes */
+	big[CAP] = '\0';
+	ck_assert(put("big", g, 0, big));
+	ck_assert(get("big", 0));
+	ck_assert_uint_eq(out.len, CAP);
+	char key[TX_GENCACHE_MAX_KEY + 2];
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	ck_assert(!put(key, g, 0, "[a]")); /* a key too long */
+}
+END_TEST
+
+/* The same key again replaces its value; at most 4 entries (setup) and
+ * CAP bytes in all: the oldest go first, but what is no longer served
+ * (another generation, too old) goes before anything current. */
+START_TEST(bounded_by_entries_and_bytes)
+{
+	size_t n, bytes;
+	follow();
+	uint64_t g = tx_gencache_gen(c);
+	ck_assert(put("a", g, 1, "11111111"));
+	ck_assert(put("a", g, 2, "222"));
+	tx_gencache_usage(c, &n, &bytes);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(bytes, 3);
+	ck_assert(get("a", 2));
+	ck_assert_str_eq(out.buf, "222");
+	ck_assert(put("b", g, 3, "b"));
+	ck_assert(put("c", g, 4, "c"));
+	ck_assert(put("d", g, 5, "d"));
+	ck_assert(put("e", g, 6, "e")); /* a fifth: the oldest (a) goes */
+	tx_gencache_usage(c, &n, &bytes);
+	ck_assert_uint_eq(n, 4);
+	ck_assert(!get("a", 6));
+	ck_assert(get("b", 6) && get("e", 6));
+	char half[CAP / 2 + 1];
+	memset(half, 'h', CAP / 2);
+	half[CAP / 2] = '\0';
+	ck_assert(put("h1", g, 7, half)); /* b goes (4 entries) */
+	ck_assert(put("h2", g, 8, half)); /* c, d, e go (bytes) */
+	tx_gencache_usage(c, &n, &bytes);
+	ck_assert_uint_eq(bytes, CAP);
+	ck_assert_uint_eq(n, 2);
+	ck_assert(get("h1", 8) && get("h2", 8));
+	ck_assert(!get("b", 8) && !get("c", 8) && !get("e", 8));
+	/* After a bump, a new put takes the room of the stale ones, even
+	 * though they are younger than anything else would be. */
+	tx_gencache_bump(c);
+	g = tx_gencache_gen(c);
+	ck_assert(put("x", g, 9, "x"));
+	tx_gencache_usage(c, &n, &bytes);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(bytes, 1);
 }
 END_TEST
 
@@ -106,16 +164,16 @@ START_TEST(losing_the_follower_bypasses)
 {
 	follow();
 	uint64_t g = tx_gencache_gen(c);
-	ck_assert(tx_gencache_put(c, 0, g, 0, "[a]", 3));
+	ck_assert(put("k", g, 0, "[a]"));
 	tx_gencache_set_following(c, false);
-	ck_assert(!get(0, 0));
+	ck_assert(!get("k", 0));
 	tx_gencache_bump(c); /* own writes keep it bypassed */
 	ck_assert_uint_eq(tx_gencache_gen(c) & 1, 1);
-	ck_assert(!tx_gencache_put(c, 0, tx_gencache_gen(c), 0, "[b]", 3));
+	ck_assert(!put("k", tx_gencache_gen(c), 0, "[b]"));
 	tx_gencache_set_following(c, false); /* already off: no change */
 	ck_assert_uint_eq(tx_gencache_gen(c) & 1, 1);
 	follow();
-	ck_assert(!get(0, 0)); /* what was cached before is gone for good */
+	ck_assert(!get("k", 0)); /* what was cached before is gone for good */
 }
 END_TEST
 
@@ -123,11 +181,15 @@ START_TEST(zero_limits_turn_it_off)
 {
 	struct tx_gencache *off = tx_gencache_new(1, 0, CAP);
 	tx_gencache_set_following(off, true);
-	ck_assert(!tx_gencache_put(off, 0, tx_gencache_gen(off), 0, "[a]", 3));
+	ck_assert(!tx_gencache_put(off, "k", 1, tx_gencache_gen(off), 0, "[a]", 3));
 	tx_gencache_free(off);
 	off = tx_gencache_new(1, AGE, 0);
 	tx_gencache_set_following(off, true);
-	ck_assert(!tx_gencache_put(off, 0, tx_gencache_gen(off), 0, "[a]", 3));
+	ck_assert(!tx_gencache_put(off, "k", 1, tx_gencache_gen(off), 0, "[a]", 3));
+	tx_gencache_free(off);
+	off = tx_gencache_new(0, AGE, CAP);
+	tx_gencache_set_following(off, true);
+	ck_assert(!tx_gencache_put(off, "k", 1, tx_gencache_gen(off), 0, "[a]", 3));
 	tx_gencache_free(off);
 }
 END_TEST
@@ -135,9 +197,9 @@ END_TEST
 START_TEST(full_output_buffer_is_flagged)
 {
 	follow();
-	ck_assert(tx_gencache_put(c, 0, tx_gencache_gen(c), 0, "[1,2,3]", 7));
+	ck_assert(put("k", tx_gencache_gen(c), 0, "[1,2,3]"));
 	struct tx_buf small = TX_BUF_INIT(4);
-	ck_assert(tx_gencache_get(c, 0, 0, &small));
+	ck_assert(tx_gencache_get(c, "k", 1, 0, &small));
 	ck_assert(small.toobig);
 	tx_buf_release(&small);
 }
@@ -261,12 +323,12 @@ START_TEST(follower_reconnects)
 	ck_assert_int_eq(tx_gencache_follow(c, getenv("TEST_REDIS_URL"), prefix, streams, 1,
 					    err, sizeof(err)), 0);
 	ck_assert_msg(wait_gen(is_even, 0, 5000), "the follower did not connect");
-	ck_assert(tx_gencache_put(c, 0, tx_gencache_gen(c), tx_gencache_now_ms(), "[a]", 3));
+	ck_assert(put("k", tx_gencache_gen(c), tx_gencache_now_ms(), "[a]"));
 	kill_follower();
 	ck_assert_msg(wait_gen(is_odd, 0, 3000), "a lost connection still serves");
-	ck_assert(!get(0, tx_gencache_now_ms()));
+	ck_assert(!get("k", tx_gencache_now_ms()));
 	ck_assert_msg(wait_gen(is_even, 0, 5000), "the follower did not come back");
-	ck_assert(!get(0, tx_gencache_now_ms()));
+	ck_assert(!get("k", tx_gencache_now_ms()));
 	uint64_t g = tx_gencache_gen(c);
 	xadd("a");
 	ck_assert_msg(wait_gen(moved_from, g, 3000), "no bump after reconnecting");
@@ -294,6 +356,7 @@ Suite *suite_gencache(void)
 	tcase_add_test(tc, change_during_query_is_not_stored);
 	tcase_add_test(tc, bump_invalidates);
 	tcase_add_test(tc, max_age_and_max_bytes);
+	tcase_add_test(tc, bounded_by_entries_and_bytes);
 	tcase_add_test(tc, losing_the_follower_bypasses);
 	tcase_add_test(tc, zero_limits_turn_it_off);
 	tcase_add_test(tc, full_output_buffer_is_flagged);

@@ -487,6 +487,37 @@ START_TEST(field_present)
 }
 END_TEST
 
+/* A request field of the wrong JSON type reads as missing (""), so that
+ * its own validation reports it: price [5] is not 5, title ["a"] not
+ * "a", password true not "true". Strings and numbers read as before. */
+START_TEST(field_value_refuses_wrong_types)
+{
+	static const struct {
+		const char *key, *want;
+	} cases[] = {
+		{ "s", "abc" },   { "i", "42" },  { "d", "10.5" }, { "h", "100" },
+		{ "n", "" },	  { "missing", "" }, { "t", "" },   { "f", "" },
+		{ "arr", "" },	  { "ea", "" },	  { "an", "" },	    { "o", "" },
+		{ "eo", "" },
+	};
+	struct tx_arena *a = tx_arena_new(1024);
+	struct json_object *o;
+	ck_assert_int_eq(tx_json_parse_object(a, field_doc, sizeof(field_doc) - 1, &o), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool nul = true;
+		const char *got = tx_json_field_value(a, o, cases[i].key, &nul);
+		ck_assert_msg(strcmp(got, cases[i].want) == 0, "%s: got '%s', want '%s'",
+			      cases[i].key, got, cases[i].want);
+		ck_assert(!nul);
+	}
+	const char one[] = "{\"price\":[5],\"title\":[\"a\"]}";
+	ck_assert_int_eq(tx_json_parse_object(a, one, sizeof(one) - 1, &o), 0);
+	ck_assert_str_eq(tx_json_field_value(a, o, "price", NULL), "");
+	ck_assert_str_eq(tx_json_field_value(a, o, "title", NULL), "");
+	tx_arena_free(a);
+}
+END_TEST
+
 #define N(t) ((int)(sizeof(t) / sizeof((t)[0])))
 
 Suite *suite_json(void)
@@ -508,6 +539,7 @@ Suite *suite_json(void)
 	tcase_add_loop_test(tc, field_str_table, 0, N(field_cases));
 	tcase_add_test(tc, field_str_nul_and_null_object);
 	tcase_add_test(tc, field_present);
+	tcase_add_test(tc, field_value_refuses_wrong_types);
 	suite_add_tcase(s, tc);
 	return s;
 }

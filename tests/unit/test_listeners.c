@@ -1020,6 +1020,170 @@ START_TEST(payment_created_failed_batch_rolls_back)
 }
 END_TEST
 
+/* ---- tickets: sold (payment:created) -------------------------------------- */
+
+/* "order|sold|version" of a ticket: sold is t or f. */
+static void sale_state(const char *ticket, char *out, size_t cap)
+{
+	q_str(out, cap, "SELECT coalesce(order_id::text, '') || '|' || "
+			"(sold_at IS NOT NULL) || '|' || version FROM tickets.tickets "
+			"WHERE id = $1", ticket, NULL, NULL);
+}
+
+/* A ticket locked by a new order (through the listener, as in life). */
+static void make_held(struct tk *t, char order[UUID_LEN])
+{
+	make_ticket(t);
+	new_uuid(order);
+	char *created = order_created_json(order, t->id);
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created), 0);
+	free(created);
+}
+
+/* The ticket held by the paid order is sold: sold_at set, no version
+ * change, no event; a duplicate (another event id, as a republish would
+ * not even make) changes nothing, sold_at included. */
+START_TEST(payment_created_sells_held_ticket)
+{
+	struct tk t;
+	char order[UUID_LEN], state[128], want[128], at[64], again[64];
+	make_held(&t, order);
+	char *ev = payment_json(order);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), ev), 0);
+	sale_state(t.id, state, sizeof(state));
+	snprintf(want, sizeof(want), "%s|true|1", order);
+	ck_assert_str_eq(state, want);
+	ck_assert_int_eq(updates_of(t.id), 1); /* the lock's only */
+	q_str(at, sizeof(at), "SELECT sold_at FROM tickets.tickets WHERE id = $1", t.id,
+	      NULL, NULL);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), ev), 0);
+	q_str(again, sizeof(again), "SELECT sold_at FROM tickets.tickets WHERE id = $1",
+	      t.id, NULL, NULL);
+	ck_assert_str_eq(again, at);
+	ck_assert_int_eq(updates_of(t.id), 1);
+	free(ev);
+}
+END_TEST
+
+/* payment:created before its order's order:created reached us (they
+ * travel on different streams): not applied, left for redelivery, no
+ * effect; once the lock is in, the sale goes through. */
+START_TEST(payment_created_before_lock_retries)
+{
+	struct tk t;
+	char order[UUID_LEN], state[128], want[128];
+	make_ticket(&t);
+	new_uuid(order);
+	char *pay = payment_json(order), *created = order_created_json(order, t.id);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), pay), TX_EV_RETRY);
+	sale_state(t.id, state, sizeof(state));
+	ck_assert_str_eq(state, "|false|0");
+	ck_assert_int_eq(deliver(TICKETS("order:created"), created), 0);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), pay), 0);
+	sale_state(t.id, state, sizeof(state));
+	snprintf(want, sizeof(want), "%s|true|1", order);
+	ck_assert_str_eq(state, want);
+	free(pay);
+	free(created);
+}
+END_TEST
+
+/* An order cancelled before its payment reached orders is refunded, not
+ * sold: its payment:created after the cancellation is done with no
+ * effect; a cancellation after the sale undoes it, and the ticket is for
+ * sale again. */
+START_TEST(payment_and_cancellation_either_order)
+{
+	struct tk t, u;
+	char a[UUID_LEN], b[UUID_LEN], state[128];
+	make_held(&t, a);
+	char *cancel_a = order_cancelled_json(a, t.id), *pay_a = payment_json(a);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancel_a), 0);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), pay_a), 0);
+	sale_state(t.id, state, sizeof(state));
+	ck_assert_str_eq(state, "|false|2");
+	make_held(&u, b);
+	char *cancel_b = order_cancelled_json(b, u.id), *pay_b = payment_json(b);
+	ck_assert_int_eq(deliver(TICKETS("payment:created"), pay_b), 0);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancel_b), 0);
+	sale_state(u.id, state, sizeof(state));
+	ck_assert_str_eq(state, "|false|2");
+	ck_assert_int_eq(updates_of(u.id), 2);
+	free(cancel_a);
+	free(pay_a);
+	free(cancel_b);
+	free(pay_b);
+}
+END_TEST
+
+/* payment:created one by one (_i 0) and as a batch (_i 1), to the same
+ * end: held tickets sold (two payments of one order: once), an order
+ * not locked yet waits, a cancelled order is done with nothing sold, an
+ * orderId that is not a uuid fails. */
+START_TEST(sold_batch_as_one_by_one)
+{
+	struct tk t1, t2, t3, t4;
+	char a[UUID_LEN], b[UUID_LEN], c[UUID_LEN], d[UUID_LEN], state[128], want[128];
+	make_held(&t1, a);
+	make_held(&t2, b);
+	make_held(&t3, c);
+	make_ticket(&t4);
+	new_uuid(d);
+	char *cancel_c = order_cancelled_json(c, t3.id);
+	ck_assert_int_eq(deliver(TICKETS("order:cancelled"), cancel_c), 0);
+	char *ev[6] = { payment_json(a), payment_json(b), payment_json(c), payment_json(d),
+			payment_json("not-a-uuid"), payment_json(a) };
+	const bool want_ok[6] = { true, true, true, false, false, true };
+	int rc[6];
+	apply_all(TICKETS("payment:created"), _i, ev, 6, want_ok, rc);
+	for (int i = 0; i < 6; i++)
+		if (i == 4)
+			ck_assert_msg(rc[i] < 0, "event 4: rc=%d", rc[i]);
+		else
+			ck_assert_msg(rc[i] == (want_ok[i] ? 0 : TX_EV_RETRY), "event %d: rc=%d",
+				      i, rc[i]);
+	snprintf(want, sizeof(want), "%s|true|1", a);
+	sale_state(t1.id, state, sizeof(state));
+	ck_assert_str_eq(state, want);
+	snprintf(want, sizeof(want), "%s|true|1", b);
+	sale_state(t2.id, state, sizeof(state));
+	ck_assert_str_eq(state, want);
+	sale_state(t3.id, state, sizeof(state));
+	ck_assert_str_eq(state, "|false|2");
+	sale_state(t4.id, state, sizeof(state));
+	ck_assert_str_eq(state, "|false|0");
+	for (int i = 0; i < 6; i++)
+		free(ev[i]);
+	free(cancel_c);
+}
+END_TEST
+
+/* A batch of payment:created whose statement fails (here: a ticket
+ * locked too long) sells nothing; its events then apply one by one. */
+START_TEST(payment_created_failed_batch_sells_nothing)
+{
+	struct tk t1, t2;
+	char a[UUID_LEN], b[UUID_LEN], state[128];
+	bool ok[2];
+	make_held(&t1, a);
+	make_held(&t2, b);
+	char *ev[2] = { payment_json(a), payment_json(b) };
+	hold("SELECT 1 FROM tickets.tickets WHERE id = $1 FOR UPDATE", t2.id);
+	ck_assert_int_lt(deliver_batch(TICKETS("payment:created"), ev, 2, ok), 0);
+	release();
+	sale_state(t1.id, state, sizeof(state));
+	ck_assert_ptr_nonnull(strstr(state, "|false|1"));
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(deliver(TICKETS("payment:created"), ev[i]), 0);
+	sale_state(t1.id, state, sizeof(state));
+	ck_assert_ptr_nonnull(strstr(state, "|true|1"));
+	sale_state(t2.id, state, sizeof(state));
+	ck_assert_ptr_nonnull(strstr(state, "|true|1"));
+	free(ev[0]);
+	free(ev[1]);
+}
+END_TEST
+
 START_TEST(listener_tables)
 {
 	static const struct {
@@ -1028,6 +1192,7 @@ START_TEST(listener_tables)
 	} want[] = {
 		{ "order:created", "tickets-service", "tickets", 1 },
 		{ "order:cancelled", "tickets-service", "tickets", 1 },
+		{ "payment:created", "tickets-service", "tickets", 1 },
 		{ "ticket:created", "orders-service", "orders", 0 },
 		{ "ticket:updated", "orders-service", "orders", 0 },
 		{ "expiration:complete", "orders-service", "orders", 0 },
@@ -1041,7 +1206,7 @@ START_TEST(listener_tables)
 		ck_assert_ptr_nonnull(l->handle);
 		ck_assert_ptr_nonnull(l->handle_batch); /* all of them, in a burst */
 	}
-	ck_assert_uint_eq(tickets_nlisteners, 2);
+	ck_assert_uint_eq(tickets_nlisteners, 3);
 	ck_assert_uint_eq(orders_nlisteners, 4);
 }
 END_TEST
@@ -1061,6 +1226,11 @@ Suite *suite_listeners(void)
 	tcase_add_test(tc, order_cancelled_batch_unlocks_held_tickets);
 	tcase_add_loop_test(tc, order_created_batch_as_one_by_one, 0, 2);
 	tcase_add_test(tc, order_created_failed_batch_rolls_back);
+	tcase_add_test(tc, payment_created_sells_held_ticket);
+	tcase_add_test(tc, payment_created_before_lock_retries);
+	tcase_add_test(tc, payment_and_cancellation_either_order);
+	tcase_add_loop_test(tc, sold_batch_as_one_by_one, 0, 2);
+	tcase_add_test(tc, payment_created_failed_batch_sells_nothing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("orders");

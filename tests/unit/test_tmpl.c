@@ -89,11 +89,13 @@ static struct tmpl_dict *begin(const char *tpl, const struct tx_page *p,
 }
 
 /* index.tpl's ROWS: ticket_rows.tpl rendered on its own, as the tickets
- * program does once per change to the list (lib/tickets/list.c). */
+ * program does once per page of the list (lib/tickets/list.c), in the
+ * LIST section (shown unless the parameters were bad). */
 static void set_rows(struct tmpl_dict *body, struct tmpl_dict *rows)
 {
 	struct tx_buf b = TX_BUF_INIT(0);
 	ck_assert_int_eq(tmpl_render("ticket_rows.tpl", rows, &b), 0);
+	tmpl_show_section(body, "LIST");
 	tmpl_set(body, "ROWS", b.buf);
 	tx_buf_release(&b);
 	tmpl_dict_free(rows);
@@ -143,11 +145,40 @@ START_TEST(signup_with_errors)
 }
 END_TEST
 
+/* The search form of index.tpl as the tickets program fills it:
+ * the words in the box, the sort choice with one selected. */
+static void set_search(struct tmpl_dict *body, const char *q, const char *selected)
+{
+	static const char *const sorts[][2] = { { "newest", "Newest first" },
+						{ "oldest", "Oldest first" },
+						{ "price_asc", "Price: low to high" },
+						{ "price_desc", "Price: high to low" } };
+	tmpl_set(body, "Q", q);
+	for (size_t i = 0; i < 4; i++) {
+		struct tmpl_dict *o = tmpl_add_section(body, "SORT");
+		tmpl_set(o, "VALUE", sorts[i][0]);
+		tmpl_set(o, "LABEL", sorts[i][1]);
+		if (strcmp(sorts[i][0], selected) == 0)
+			tmpl_show_section(o, "SELECTED");
+	}
+}
+
+/* Previous and/or Next (pager.tpl), as lib/tickets/pages.c adds them. */
+static void set_pager(struct tmpl_dict *body, const char *prev, const char *next)
+{
+	struct tmpl_dict *pg = tmpl_add_include(body, "PAGER", "pager.tpl");
+	if (prev)
+		tmpl_set(tmpl_add_section(pg, "PREV"), "HREF", prev);
+	if (next)
+		tmpl_set(tmpl_add_section(pg, "NEXT"), "HREF", next);
+}
+
 START_TEST(index_signed_in)
 {
 	struct tmpl_dict *layout;
 	struct tx_page p = { .title = "Tickets", .user = &alice };
 	struct tmpl_dict *body = begin("index.tpl", &p, &layout);
+	set_search(body, "", "newest");
 	struct tmpl_dict *rows = tmpl_dict_new("rows");
 	struct tmpl_dict *t = tmpl_add_section(rows, "TICKET");
 	tmpl_set(t, "TITLE", "concert");
@@ -163,7 +194,54 @@ START_TEST(index_signed_in)
 	ck_assert_ptr_nonnull(
 		strstr(out.buf, "&lt;img src=x onerror=alert(1)&gt;"));
 	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/orders\">My Orders"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/tickets/mine\">My Tickets"));
 	ck_assert_ptr_null(strstr(out.buf, "No tickets for sale yet."));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<option value=\"newest\" selected>"));
+	ck_assert_ptr_null(strstr(out.buf, "class=\"pager\""));
+}
+END_TEST
+
+/* A search that found nothing: the words stay in the box (escaped), the
+ * chosen sort stays chosen, "No tickets match", and the way back. */
+START_TEST(index_search_no_match)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "Tickets" };
+	struct tmpl_dict *body = begin("index.tpl", &p, &layout);
+	set_search(body, "jazz \"><script>", "price_desc");
+	struct tmpl_dict *rows = tmpl_dict_new("rows");
+	tmpl_show_section(rows, "NO_MATCH");
+	set_rows(body, rows);
+	set_pager(body, "/?q=jazz%20%22%3E%3Cscript%3E&sort=price_desc", NULL);
+	render_golden(layout, "index_search_no_match");
+	ck_assert_ptr_nonnull(strstr(out.buf, "No tickets match"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "value=\"jazz &quot;&gt;&lt;script&gt;\""));
+	ck_assert_ptr_null(strstr(out.buf, "<script>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<option value=\"price_desc\" selected>"));
+	ck_assert_ptr_nonnull(strstr(
+		out.buf, "rel=\"prev\" href=\"/?q=jazz%20%22%3E%3Cscript%3E&amp;sort=price_desc\""));
+	ck_assert_ptr_null(strstr(out.buf, "rel=\"next\""));
+}
+END_TEST
+
+/* A page in the middle: both links, each an ordinary link (no script). */
+START_TEST(index_pager_both_ways)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "Tickets" };
+	struct tmpl_dict *body = begin("index.tpl", &p, &layout);
+	set_search(body, "", "oldest");
+	struct tmpl_dict *rows = tmpl_dict_new("rows");
+	struct tmpl_dict *t = tmpl_add_section(rows, "TICKET");
+	tmpl_set(t, "TITLE", "concert");
+	tmpl_set(t, "PRICE", "20");
+	tmpl_set(t, "ID", "65a1b2c3d4e5f60718293a4b");
+	set_rows(body, rows);
+	set_pager(body, "/?sort=oldest&before=AQ", "/?sort=oldest&after=AZ");
+	render_golden(layout, "index_pager");
+	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/?sort=oldest&amp;before=AQ\">&larr; Previous</a>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/?sort=oldest&amp;after=AZ\">Next &rarr;</a>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<form class=\"search\" method=\"get\" action=\"/\""));
 }
 END_TEST
 
@@ -172,6 +250,7 @@ START_TEST(index_empty)
 	struct tmpl_dict *layout;
 	struct tx_page p = { .title = "Tickets", .user = &alice };
 	struct tmpl_dict *body = begin("index.tpl", &p, &layout);
+	set_search(body, "", "newest");
 	struct tmpl_dict *rows = tmpl_dict_new("rows");
 	tmpl_show_section(rows, "NO_TICKETS");
 	set_rows(body, rows);
@@ -242,14 +321,23 @@ START_TEST(new_ticket_with_errors)
 }
 END_TEST
 
-static struct tmpl_dict *ticket_body(const struct tx_page *p,
-				     struct tmpl_dict **layout)
+/* The ticket page; purchase: with its Purchase form (not sold). */
+static struct tmpl_dict *ticket_page(const struct tx_page *p, struct tmpl_dict **layout,
+				     bool purchase)
 {
 	struct tmpl_dict *body = begin("show_ticket.tpl", p, layout);
 	tmpl_set(body, "TITLE", "concert");
 	tmpl_set(body, "PRICE", "20");
 	tmpl_set(body, "ID", ticket_id);
+	if (purchase)
+		tmpl_show_section(body, "PURCHASE");
 	return body;
+}
+
+static struct tmpl_dict *ticket_body(const struct tx_page *p,
+				     struct tmpl_dict **layout)
+{
+	return ticket_page(p, layout, true);
 }
 
 START_TEST(show_ticket_plain)
@@ -287,6 +375,115 @@ START_TEST(show_ticket_already_reserved_error)
 	render_golden(layout, "show_ticket_error");
 	ck_assert_ptr_nonnull(strstr(out.buf, "<h4>Ooops....</h4>"));
 	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Ticket is already reserved</li>"));
+}
+END_TEST
+
+/* A sold ticket says so, and has no Purchase button. */
+START_TEST(show_ticket_sold)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "concert", .user = &alice, .csrf = "tok-789" };
+	struct tmpl_dict *body = ticket_page(&p, &layout, false);
+	tmpl_show_section(body, "SOLD");
+	render_golden(layout, "show_ticket_sold");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<p class=\"notice sold\">Sold</p>"));
+	ck_assert_ptr_null(strstr(out.buf, "Purchase"));
+	ck_assert_ptr_null(strstr(out.buf, "reserved"));
+}
+END_TEST
+
+/* The seller's view of their ticket: an Edit link. */
+START_TEST(show_ticket_own)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "concert", .user = &alice, .csrf = "tok-789" };
+	struct tmpl_dict *body = ticket_body(&p, &layout);
+	tmpl_show_section(body, "EDIT");
+	render_golden(layout, "show_ticket_own");
+	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/tickets/8d3f5f0e-2c1b-4a57-9a0e-6f2b1c3d4e5f/edit\""));
+}
+END_TEST
+
+/* ---- my tickets and editing ---------------------------------------------- */
+
+START_TEST(my_tickets_with_rows)
+{
+	static const char *const rows[][5] = {
+		{ "2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b", "opera", "12.5", "available", "Available" },
+		{ "3b4c5d6e-7f80-4192-8a3b-4c5d6e7f8091", "<b>ballet</b>", "20", "reserved", "Reserved" },
+		{ ticket_id, "concert", "20", "sold", "Sold" },
+	};
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "My Tickets", .user = &alice };
+	struct tmpl_dict *body = begin("my_tickets.tpl", &p, &layout);
+	tmpl_show_section(body, "LIST");
+	for (size_t i = 0; i < 3; i++) {
+		struct tmpl_dict *row = tmpl_add_section(body, "TICKET");
+		tmpl_set(row, "ID", rows[i][0]);
+		tmpl_set(row, "TITLE", rows[i][1]);
+		tmpl_set(row, "PRICE", rows[i][2]);
+		tmpl_set(row, "STATUS", rows[i][3]);
+		tmpl_set(row, "STATUS_LABEL", rows[i][4]);
+		if (i == 0)
+			tmpl_show_section(row, "EDIT");
+	}
+	set_pager(body, NULL, "/tickets/mine?after=AQ");
+	render_golden(layout, "my_tickets");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<h1>My Tickets</h1>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "href=\"/tickets/2a3b4c5d-6e7f-4809-9a1b-2c3d4e5f6a7b/edit\">Edit</a>"));
+	ck_assert_ptr_null(strstr(out.buf, "3b4c5d6e-7f80-4192-8a3b-4c5d6e7f8091/edit"));
+	ck_assert_ptr_null(strstr(out.buf, "6f2b1c3d4e5f/edit"));
+	ck_assert_ptr_nonnull(strstr(out.buf, ">Sold</span>"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "&lt;b&gt;ballet&lt;/b&gt;"));
+	ck_assert_ptr_nonnull(strstr(out.buf, "rel=\"next\" href=\"/tickets/mine?after=AQ\""));
+}
+END_TEST
+
+START_TEST(my_tickets_empty)
+{
+	struct tmpl_dict *layout;
+	struct tx_page p = { .title = "My Tickets", .user = &alice };
+	struct tmpl_dict *body = begin("my_tickets.tpl", &p, &layout);
+	tmpl_show_section(body, "LIST");
+	tmpl_show_section(body, "NO_TICKETS");
+	render_golden(layout, "my_tickets_empty");
+	ck_assert_ptr_nonnull(strstr(out.buf, "You have not listed any tickets yet."));
+}
+END_TEST
+
+START_TEST(edit_ticket_with_errors)
+{
+	struct tmpl_dict *layout;
+	const char *errors[] = { "Title must be at most 200 characters",
+				 "Price must be provided and must be greater than 0" };
+	struct tx_page p = { .title = "Edit Ticket", .user = &alice, .csrf = "tok-789",
+			     .errors = errors, .nerrors = 2 };
+	struct tmpl_dict *body = begin("edit_ticket.tpl", &p, &layout);
+	tmpl_set(body, "ID", ticket_id);
+	tmpl_set(body, "TITLE", "a\"><b>");
+	tmpl_set(body, "PRICE", "-1");
+	tmpl_show_section(body, "FORM");
+	render_golden(layout, "edit_ticket_errors");
+	ck_assert_ptr_nonnull(strstr(out.buf, "action=\"/tickets/8d3f5f0e-2c1b-4a57-9a0e-6f2b1c3d4e5f/edit\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "name=\"_csrf\" value=\"tok-789\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "value=\"a&quot;&gt;&lt;b&gt;\""));
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Title must be at most 200 characters</li>"));
+}
+END_TEST
+
+START_TEST(edit_ticket_locked)
+{
+	struct tmpl_dict *layout;
+	const char *errors[] = { "Cannot edit a reserved ticket" };
+	struct tx_page p = { .title = "Edit Ticket", .user = &alice, .csrf = "tok-789",
+			     .errors = errors, .nerrors = 1 };
+	struct tmpl_dict *body = begin("edit_ticket.tpl", &p, &layout);
+	tmpl_set(body, "ID", ticket_id);
+	tmpl_set(body, "TITLE", "concert");
+	tmpl_show_section(body, "LOCKED");
+	render_golden(layout, "edit_ticket_locked");
+	ck_assert_ptr_nonnull(strstr(out.buf, "<li>Cannot edit a reserved ticket</li>"));
+	ck_assert_ptr_null(strstr(out.buf, "<form"));
 }
 END_TEST
 
@@ -534,6 +731,14 @@ Suite *suite_tmpl(void)
 	tcase_add_test(tc, show_ticket_plain);
 	tcase_add_test(tc, show_ticket_reserved);
 	tcase_add_test(tc, show_ticket_already_reserved_error);
+	tcase_add_test(tc, show_ticket_sold);
+	tcase_add_test(tc, show_ticket_own);
+	tcase_add_test(tc, index_search_no_match);
+	tcase_add_test(tc, index_pager_both_ways);
+	tcase_add_test(tc, my_tickets_with_rows);
+	tcase_add_test(tc, my_tickets_empty);
+	tcase_add_test(tc, edit_ticket_with_errors);
+	tcase_add_test(tc, edit_ticket_locked);
 	tcase_add_test(tc, orders_with_rows);
 	tcase_add_test(tc, orders_empty);
 	tcase_add_test(tc, order_payable);
