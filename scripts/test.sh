@@ -65,6 +65,7 @@ fake_pid= fixture_pid=
 cleanup() {
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	[ -n "$fixture_pid" ] && kill "$fixture_pid" 2>/dev/null
+	tests/stack/failover_fixture.sh down "$DATA/failover" >/dev/null 2>&1
 	scripts/stack.sh down >/dev/null 2>&1 || true
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DATA:-}" ]; then
 		rm -rf "$DATA"
@@ -96,6 +97,12 @@ node tests/fakes/http_fixture.mjs "$DATA/http_fixture" >"$DATA/log/http_fixture.
 fixture_pid=$!
 for _ in $(seq 200); do [ -s "$DATA/http_fixture/env" ] && break; sleep 0.05; done
 [ -s "$DATA/http_fixture/env" ] && . "$DATA/http_fixture/env"
+
+# Replicated Redis (three sentinels) and Postgres (a streaming standby) for
+# the failover client tests (tests/unit/test_failover.c).
+tests/stack/failover_fixture.sh up "$DATA/failover" >"$DATA/log/failover-fixture.log" 2>&1 ||
+	tail -5 "$DATA/log/failover-fixture.log"
+[ -s "$DATA/failover/env" ] && . "$DATA/failover/env"
 
 run_suite unit-release build/release/bin/unit-tests
 run_suite unit-asan build/asan/bin/unit-tests
