@@ -5,6 +5,7 @@
 #   make fuzz    libFuzzer harnesses for the parsers (FUZZ_SECONDS each)
 #   make lint    clang-format check and the banned-function grep
 #   make bench   figures on this machine, a table in build/bench/results.txt
+#   make failover  failover drills on simulated hosts (root; see README)
 #
 # BUILD=release (default) builds into build/release, BUILD=asan into
 # build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -140,7 +141,7 @@ $(O)/bin/%: $(O)/tests/load/%.o $(O)/tests/http/client.o
 # Fault drills (tests/faults/NAME.c -> bin/NAME; scripts/faults.sh runs them).
 FAULT_PROGS := $(patsubst tests/faults/%.c,$(O)/bin/%,$(wildcard tests/faults/*.c))
 build: $(FAULT_PROGS)
-$(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o
+$(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
@@ -148,6 +149,13 @@ $(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o
 faults: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@scripts/faults.sh full
+
+# Failover drills (root): replicated Postgres (pg_auto_failover) and Redis
+# (Sentinel) on simulated hosts, their primary and master lost under load.
+.PHONY: failover
+failover: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@scripts/failover.sh full
 
 # ---- the two commands of README.md -------------------------------------
 
@@ -217,6 +225,8 @@ install: $(PROGS)
 	$(SUBST) deploy/systemd/ticketing.env.example >$(SHARE)/ticketing.env.example
 	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
 	install -m 0644 deploy/systemd/ticketing.target $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(SHARE)/failover
+	install -m 0644 deploy/failover/* $(SHARE)/failover/
 
 lint:
 	@scripts/lint.sh

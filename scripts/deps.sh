@@ -10,6 +10,9 @@ pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
 	libcurl4-openssl-dev postgresql-server-dev-all libkrb5-dev libldap-dev
 	postgresql redis-server nginx clang libclang-rt-14-dev
 	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
+# Failover (scripts/failover.sh, make test's short drill): Redis Sentinel,
+# pg_auto_failover for the packaged Postgres, jq for the invariant checks.
+pkgs+=(redis-sentinel pg-auto-failover-cli postgresql-15-auto-failover jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
