@@ -228,6 +228,21 @@ f_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${f_line:-x 1 failed}")
 passed=$((passed + f_pass)); failed=$((failed + f_fail))
 echo "faults: $(if [ "$faults_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($f_pass passed, $f_fail failed)" >>"$results"
 
+# Failover, the short set (scripts/failover.sh short: Postgres under
+# pg_auto_failover and Redis under three sentinels on loopback; the Redis
+# master, then the Postgres primary, killed under load; invariants and
+# replicas checked after each). Each drill counts as one test.
+echo "== failover drills (short)"
+BIN=$ROOT/build/release/bin timeout 600 scripts/failover.sh short >"$DATA/log/failover.out" 2>&1
+fo_rc=$?
+grep -E '^drill ' "$DATA/log/failover.out"
+fo_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/failover.out" | tail -1)
+fo_pass=$(sed -E 's/ passed.*//' <<<"${fo_line:-0 passed}")
+fo_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${fo_line:-x 1 failed}")
+[ "$fo_rc" -ne 0 ] && [ "$fo_fail" -eq 0 ] && fo_fail=1
+passed=$((passed + fo_pass)); failed=$((failed + fo_fail))
+echo "failover: $(if [ "$fo_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($fo_pass passed, $fo_fail failed)" >>"$results"
+
 echo "== fuzz (short run)"
 if make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} >"$DATA/log/fuzz.out" 2>&1; then
 	echo "fuzz: ok" >>"$results"; passed=$((passed + 1))

@@ -62,8 +62,9 @@ void tx_db_free(struct tx_db *db)
  * which overrides any of them. A read-write session on whichever listed
  * host is the primary; a dead host costs 2 s at connect; an established
  * connection to a host that vanished (no RST: a partition, a powered-off
- * machine) is declared dead within about 10 s: 5 s idle then 2 probes 2 s
- * apart, or 5 s of unacknowledged data (tcp_user_timeout). Unix sockets
+ * machine) is declared dead within about 5 s: a request it carries stays
+ * unacknowledged for 3 s (tcp_user_timeout), or, idle or waiting for an
+ * answer, keepalive probes from 2 s on go unanswered for 3 s. Unix sockets
  * ignore the TCP settings. */
 static PGconn *connect_with_defaults(const char *conninfo)
 {
@@ -72,7 +73,7 @@ static PGconn *connect_with_defaults(const char *conninfo)
 		"keepalives_idle", "keepalives_interval", "keepalives_count",
 		"tcp_user_timeout", "dbname", NULL
 	};
-	const char *vals[] = { "2", "read-write", "1", "5", "2", "2", "5000",
+	const char *vals[] = { "2", "read-write", "1", "2", "1", "3", "3000",
 			       conninfo, NULL };
 	return PQconnectdbParams(keys, vals, 1);
 }
@@ -100,24 +101,16 @@ int tx_db_connect(struct tx_db *db, char *err, size_t errlen)
 }
 
 /* Whether the server has hung up on an idle connection (a restart, a
- * failover, pg_terminate_backend): it sent its FATAL and closed, so there
- * is something to read where nothing is expected (we LISTEN to nothing).
+ * failover, pg_terminate_backend): it sent its FATAL, then closes, so
+ * there is something to read where nothing is expected (we LISTEN to
+ * nothing; the FATAL may come well before the close, so any byte counts).
  * Checked before the first statement outside a transaction, this lets a
  * statement go to a fresh connection before it was ever sent, instead of
- * failing or being sent twice. Bytes that are not the end (a message that
- * libpq takes as a notice) are consumed and the socket looked at again. */
+ * failing or being sent twice. */
 static bool hung_up(PGconn *conn)
 {
-	for (int i = 0; i < 4; i++) {
-		struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
-		int n = poll(&p, 1, 0);
-		if (n == 0)
-			return false;
-		if (n < 0 || !PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
-			return true;
-		(void)PQisBusy(conn); /* parses what came: notices go to quiet_notice */
-	}
-	return true; /* it keeps talking unasked: do not trust it */
+	struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+	return poll(&p, 1, 0) != 0; /* readable, closed, or an error */
 }
 
 /* Up, or one connection attempt per RECONNECT_INTERVAL_US at most. */

@@ -29,8 +29,8 @@
  * after a promotion the next connect finds the new primary. A connection
  * that lands on a server which no longer takes writes (25006, a demoted
  * primary) is dropped like a lost one. Defaults, all overridable in the
- * conninfo: connect_timeout=2, keepalives every 2 s after 5 s idle, and
- * tcp_user_timeout=5000, so a vanished host is noticed in about 10 s.
+ * conninfo: connect_timeout=2, keepalives every second after 2 s idle, and
+ * tcp_user_timeout=3000, so a vanished host is noticed in about 5 s.
  *
  * Nothing that may have taken effect is sent twice: a statement whose
  * connection died after it was sent (a COMMIT, a write in autocommit)
