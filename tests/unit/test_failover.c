@@ -30,6 +30,15 @@ static const char *env(const char *name)
 	return v;
 }
 
+/* A decimal number (a port, a count) from text the servers gave. */
+static int num(const char *s)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	ck_assert_msg(end != s && v >= 0 && v <= 1L << 30, "not a number: %s", s);
+	return (int)v;
+}
+
 static double now_s(void)
 {
 	struct timespec t;
@@ -150,7 +159,7 @@ static redisContext *direct(const char *hostport)
 	ck_assert_ptr_nonnull(colon);
 	*colon = '\0';
 	struct timeval tv = { 2, 0 };
-	redisContext *c = redisConnectWithTimeout(hp, atoi(colon + 1), tv);
+	redisContext *c = redisConnectWithTimeout(hp, num(colon + 1), tv);
 	ck_assert_msg(c && !c->err, "connect %s", hostport);
 	redisSetTimeout(c, tv);
 	return c;
@@ -163,7 +172,7 @@ static int sentinel_master_port(void)
 	redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s",
 				     env("TEST_REDIS_MASTER_NAME"));
 	ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-	int port = atoi(r->element[1]->str);
+	int port = num(r->element[1]->str);
 	freeReplyObject(r);
 	redisFree(c);
 	return port;
@@ -201,7 +210,7 @@ static int connected_port(struct tx_redis *r)
 	redisReply *rep = tx_redis_cmd(r, 3, argv, NULL);
 	ck_assert_msg(rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2, "%s",
 		      tx_redis_error(r));
-	int port = atoi(rep->element[1]->str);
+	int port = num(rep->element[1]->str);
 	freeReplyObject(rep);
 	return port;
 }
@@ -469,7 +478,9 @@ static void ctx_close(void)
 static void pg_ports(int *primary, int *standby)
 {
 	int p[2];
-	ck_assert_int_eq(sscanf(env("TEST_PG_PORTS"), "%d %d", &p[0], &p[1]), 2);
+	char *second;
+	p[0] = (int)strtol(env("TEST_PG_PORTS"), &second, 10);
+	p[1] = num(second);
 	for (int i = 0; i < 2; i++) {
 		char info[512];
 		snprintf(info, sizeof(info), "host=%s port=%d dbname=postgres user=postgres "
@@ -507,7 +518,7 @@ START_TEST(pg_conninfo_finds_the_primary)
 	pair_conninfo(info, sizeof(info), standby, primary, "");
 	ctx_open(info);
 	ck_assert_str_eq(in_recovery(&r), "false");
-	ck_assert_int_eq(atoi(PQgetvalue(r, 0, 1)), primary);
+	ck_assert_int_eq(num(PQgetvalue(r, 0, 1)), primary);
 	ctx_close();
 }
 END_TEST
@@ -555,14 +566,14 @@ START_TEST(pg_client_follows_a_promotion)
 	ck_assert_int_eq(tx_db_exec_script(ctx.db, "CREATE TABLE IF NOT EXISTS "
 					   "public.tx_failover_test (v text)"), 0);
 	ck_assert_str_eq(in_recovery(&r), "false");
-	ck_assert_int_eq(atoi(PQgetvalue(r, 0, 1)), primary);
+	ck_assert_int_eq(num(PQgetvalue(r, 0, 1)), primary);
 	tx_arena_reset(ctx.arena);
 	ck_assert_int_eq(system(env("TEST_FAILOVER_CTL")), 0);
 	snprintf(tag, sizeof(tag), "promo-%d-%ld", (int)getpid(), (long)time(NULL));
 	ck_assert_msg(tx_db_exec(&ctx, &SQL_FO_INSERT, (const char *const[]){ tag }, NULL) == 0,
 		      "%s", ctx.db_error);
 	ck_assert_str_eq(in_recovery(&r), "false");
-	ck_assert_int_eq(atoi(PQgetvalue(r, 0, 1)), standby);
+	ck_assert_int_eq(num(PQgetvalue(r, 0, 1)), standby);
 	ck_assert_int_eq(tx_db_exec(&ctx, &SQL_FO_COUNT, (const char *const[]){ tag }, &r), 0);
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
 	ctx_close();
