@@ -235,7 +235,7 @@ echo "faults: $(if [ "$faults_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) (
 echo "== failover drills (short)"
 BIN=$ROOT/build/release/bin timeout 600 scripts/failover.sh short >"$DATA/log/failover.out" 2>&1
 fo_rc=$?
-grep -E '^drill ' "$DATA/log/failover.out"
+grep -E '^drill ' "$DATA/log/failover.out" | awk '!seen[$0]++'
 fo_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/failover.out" | tail -1)
 fo_pass=$(sed -E 's/ passed.*//' <<<"${fo_line:-0 passed}")
 fo_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${fo_line:-x 1 failed}")
