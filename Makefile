@@ -13,11 +13,11 @@
 BUILD ?= release
 O := build/$(BUILD)
 
-PKGS := fcgi libpq json-c hiredis libctemplate libsodium libssl libcrypto
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS := fcgi libpq json-c libjwt hiredis libctemplate libsodium libssl libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# The test, load and fault programs' HTTP client is libcurl; the app's own
-# programs do not use it (lib/core/http_client.c talks to Stripe).
+# libcurl: the Stripe client (lib/payments/stripe.c: the payments program
+# and the worker) and the HTTP client of the test, load and fault programs.
 CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -29,15 +29,14 @@ CXXFLAGS_COMMON := -std=c++17 -g -Wall -Wextra -Werror -Ilib -MMD -MP $(PKG_CFLA
 
 ifeq ($(BUILD),asan)
 SAN := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
-STATIC ?= 0
 else
 SAN := -O2 -ffunction-sections -fdata-sections
-STATIC ?= 1
 endif
 
 CFLAGS += $(CFLAGS_COMMON) $(SAN)
 CXXFLAGS += $(CXXFLAGS_COMMON) $(SAN)
-# lib/core/mem.c: GnuTLS's opt-out of its eager initialisation.
+# lib/core/mem.c: GnuTLS's opt-out of its eager initialisation (libpq and
+# libcurl load GnuTLS through libldap and librtmp; we never call it).
 LDFLAGS += $(SAN) -pthread -Wl,--export-dynamic-symbol=_gnutls_global_init_skip
 LDLIBS += $(PKG_LIBS) -lstdc++ -lm
 
@@ -71,42 +70,23 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-# The programs (FastCGI and worker). A release build links them statically,
-# glibc included, as position-independent executables: each process then
-# maps only the code it runs, about 4 MB resident instead of 10 (a dynamic
-# program maps some 8 MB of shared libraries, most of them Kerberos, LDAP
-# and GnuTLS pulled in by Debian's libpq and used by nobody here). libpq.a
-# needs libpgcommon/libpgport (postgresql-server-dev) and refers to GSSAPI
-# and LDAP, which link/pq_without_gss_ldap.c answers "not available".
-# glibc warns that getaddrinfo and getpwuid in a static program load NSS
-# modules of the same glibc version at run time: build where you run.
-# STATIC=0 links dynamically (the ASan build always does).
-PG_LIBDIR := $(shell pg_config --pkglibdir 2>/dev/null)
-ifeq ($(STATIC),1)
-PROG_LDFLAGS := -static-pie -Wl,--gc-sections -Wl,-z,pack-relative-relocs
-PROG_LIBS := $(O)/link/pq_without_gss_ldap.o -L$(PG_LIBDIR) -Wl,--start-group \
-	-lfcgi -ljson-c -lhiredis -lctemplate -lsodium -lpq -lpgcommon -lpgport \
-	-lssl -lcrypto -lstdc++ -lm -Wl,--end-group
-PROG_DEPS := $(O)/link/pq_without_gss_ldap.o
-else
-PROG_LIBS := $(LDLIBS)
-endif
+# The programs (FastCGI and worker), linked dynamically against Debian's
+# shared libraries, so that `apt upgrade` patches them (README, Deploying).
+# --as-needed keeps each one to the libraries its code refers to: libjwt
+# where sessions are read, libcurl where the Stripe provider is linked
+# (payments and the worker call it; ops reads the payments listeners'
+# subjects and so links it, never initialised); --gc-sections drops the
+# code a program does not reach.
+PROG_LDFLAGS := -Wl,--as-needed -Wl,--gc-sections
+PROG_LIBS := $(CURL_LIBS)
 
-# Links a program; in a static link, the linker's notes on glibc's NSS
-# functions (said once, above) are left out, any other message is shown.
-define link_prog
+$(O)/bin/%: $(O)/cgi-bin/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(PROG_LIBS) 2>$@.ld || \
-		{ cat $@.ld >&2; rm -f $@ $@.ld; exit 1; }
-	@grep -v -e 'in statically linked applications requires' -e ': in function' \
-		$@.ld >&2 || true; rm -f $@.ld
-endef
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(PROG_LIBS)
 
-$(O)/bin/%: $(O)/cgi-bin/%.o $(LIB) $(PROG_DEPS)
-	$(link_prog)
-
-$(O)/bin/%: $(O)/worker/%.o $(LIB) $(PROG_DEPS)
-	$(link_prog)
+$(O)/bin/%: $(O)/worker/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(PROG_LIBS)
 
 # Each test file defines "Suite *suite_NAME(void)"; the registry is generated
 # so that adding a test file never means editing a shared list.
@@ -124,7 +104,7 @@ $(O)/tests/%/suites.o: $(O)/tests/%/suites.c
 
 $(O)/bin/unit-tests: $(UNIT_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS) $(CHECK_LIBS)
 
 $(O)/bin/http-tests: $(HTTP_OBJ) $(LIB)
 	@mkdir -p $(@D)
@@ -201,30 +181,46 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_SRC)
 fuzz: $(FUZZ_TARGETS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# ---- install (PREFIX, DESTDIR) --------------------------------------------
+# ---- install (PREFIX, DESTDIR, SYSCONFDIR) -----------------------------------
 # Programs in PREFIX/libexec/ticketing, data in PREFIX/share/ticketing,
-# systemd units in PREFIX/lib/systemd/system (PREFIX filled in); README.md
-# "Deploying" says what to do with them.
+# systemd units (one service and one socket per FastCGI program, from the
+# two templates) in PREFIX/lib/systemd/system, the users in
+# PREFIX/lib/sysusers.d, /run/ticketing in PREFIX/lib/tmpfiles.d; each
+# program's env file in SYSCONFDIR/ticketing and the Redis users in
+# SYSCONFDIR/redis/ticketing.conf, with fresh secrets, where none exists
+# (scripts/install-config.sh). README.md "Deploying" says what to do next.
 
 PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 SHARE := $(DESTDIR)$(PREFIX)/share/ticketing
-UNITS := $(wildcard deploy/systemd/*.service.in)
-SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e '/@HARDENING@/{r deploy/systemd/hardening.conf' -e 'd;}'
+UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
+FCGI_UNITS := auth:8 tickets:8 orders:8 payments:8 ops:2
+SUBST := sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	-e '/@HARDENING@/{r deploy/systemd/hardening.conf' -e 'd;}'
 
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/libexec/ticketing $(SHARE)/templates \
-		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx \
-		$(DESTDIR)$(PREFIX)/lib/systemd/system
+		$(SHARE)/static $(SHARE)/sql $(SHARE)/scripts $(SHARE)/nginx $(SHARE)/env $(SHARE)/postgres \
+		$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/libexec/ticketing/
 	install -m 0644 templates/*.tpl $(SHARE)/templates/
 	cp -R static/. $(SHARE)/static/ && chmod -R a+rX,go-w $(SHARE)/static
 	install -m 0644 sql/*.sql $(SHARE)/sql/
 	install -m 0755 scripts/migrate.sh $(SHARE)/scripts/
 	install -m 0644 nginx/ticketing-fastcgi.conf nginx/ticketing-errors.conf nginx/cgi.conf.in $(SHARE)/nginx/
+	install -m 0644 deploy/postgres/pg_hba.conf deploy/postgres/pg_ident.conf $(SHARE)/postgres/
 	$(SUBST) nginx/ticketing.prod.conf >$(SHARE)/nginx/ticketing.prod.conf
-	$(SUBST) deploy/systemd/ticketing.env.example >$(SHARE)/ticketing.env.example
-	for u in $(UNITS); do $(SUBST) $$u >$(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u .in); done
-	install -m 0644 deploy/systemd/ticketing.target $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	for e in deploy/env/*.env.example; do $(SUBST) $$e >$(SHARE)/env/$$(basename $$e); done
+	for u in $(FCGI_UNITS); do n=$${u%:*} t=$${u#*:}; \
+		$(SUBST) -e "s|@NAME@|$$n|g" -e "s|@THREADS@|$$t|g" deploy/systemd/ticketing-fcgi.service.in \
+			>$(UNITDIR)/ticketing-$$n.service && \
+		$(SUBST) -e "s|@NAME@|$$n|g" deploy/systemd/ticketing-fcgi.socket.in \
+			>$(UNITDIR)/ticketing-$$n.socket || exit 1; done
+	$(SUBST) deploy/systemd/ticketing-worker.service.in >$(UNITDIR)/ticketing-worker.service
+	install -m 0644 deploy/systemd/ticketing.target $(UNITDIR)/
+	install -m 0644 deploy/systemd/ticketing.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ticketing.conf
+	install -m 0644 deploy/systemd/ticketing.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ticketing.conf
+	DESTDIR='$(DESTDIR)' scripts/install-config.sh $(SHARE)/env $(DESTDIR)$(SYSCONFDIR)
 	install -d $(SHARE)/failover
 	install -m 0644 deploy/failover/* $(SHARE)/failover/
 

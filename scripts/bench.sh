@@ -12,8 +12,9 @@
 #                     statements), Express + postgres.js
 #                     (tests/bench/express/, one process), and our GET /,
 #                     /api/tickets, /api/tickets/:id, /api/users/currentuser;
-#                     RSS and PSS of our programs (the five FastCGI programs
-#                     and the worker) and of Express under load
+#                     PSS, USS and RSS of our programs (the five FastCGI
+#                     programs and the worker) and of Express (all its
+#                     processes), measured the same way under load
 #   event_lag         1,000 tickets POSTed at BENCH_LAG_RATE/s: commit to
 #                     the orders replica (tests/bench/events.c)
 #   post_to_stream    1,000 tickets POSTed by 16 clients at once: POST ->
@@ -42,11 +43,10 @@ SECTIONS=${BENCH_SECTIONS:-http_read event_lag post_to_stream flash_sale expiry_
 RUNS=${BENCH_RUNS:-3} RUNS_HIGH=${BENCH_RUNS_HIGH:-1}
 DUR=${BENCH_DURATION:-10s} WARM=${BENCH_WARMUP:-2s}
 export DATA=$(mktemp -d /tmp/tixbench.XXXXXX)
-chmod 0755 "$DATA"
 export BIN=${BENCH_BIN:-$ROOT/build/release/bin}
 export MODE=run THREADS=${THREADS:-8}
 export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
-export PASSWORD_COST=min AUTH_RATE_LIMIT=0
+export PASSWORD_COST=min AUTH_RATE_LIMIT=0 PAYMENT_PROVIDER=test
 OUT=$ROOT/build/bench/results.txt
 mkdir -p "$(dirname "$OUT")"
 
@@ -60,7 +60,9 @@ free_port() {
 export PORT=${PORT:-$(free_port)} REDIS_PORT=${REDIS_PORT:-$(free_port)}
 export PG_PORT=${PG_PORT:-$(free_port)}
 SIDE_PORT=${BENCH_SIDE_PORT:-$(free_port)} EXPRESS_PORT=${BENCH_EXPRESS_PORT:-$(free_port)}
-SIDE=$DATA/side
+# Outside DATA, which only this user (and postgres) may enter: the side
+# nginx's workers (nobody, when root) reach the bare responder's socket.
+SIDE=$(mktemp -d /tmp/tixside.XXXXXX) && chmod 0755 "$SIDE"
 
 rows=$DATA/rows http=$DATA/http.tsv
 : >"$rows"; : >"$http"
@@ -73,7 +75,7 @@ cleanup() {
 	for p in "${side_pids[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
 	[ -s "$SIDE/nginx.pid" ] && kill -QUIT "$(cat "$SIDE/nginx.pid")" 2>/dev/null
 	scripts/stack.sh down >/dev/null 2>&1 || true
-	rm -rf "$DATA"
+	rm -rf "$DATA" "$SIDE"
 }
 trap cleanup EXIT
 
@@ -165,35 +167,39 @@ rounds() {
 	done
 }
 
-# "RSS PSS" (kB) summed over the processes whose PIDs are given and their
-# children. RSS counts a shared library's pages once per process that maps
-# them; PSS (smaps_rollup) divides each shared page among the processes
-# that map it, so a sum of PSS counts it once (but also shares it with
-# processes not ours: Postgres, node, other stacks on the machine).
+# "PSS USS RSS" (kB) summed over the processes whose PIDs are given and
+# their children, from /proc/PID/smaps_rollup. PSS divides each shared page
+# among the processes that map it, so a sum of PSS counts a shared library
+# once (but also shares it with processes not ours: Postgres, nginx, other
+# stacks on the machine): what a host pays for these processes. USS
+# (Private_Clean + Private_Dirty) is what they alone hold: freed if they
+# exit. RSS counts a shared page once per process that maps it.
 mem_kb() {
-	local p k kids rss=0 pss=0 r s
+	local p k kids pss=0 uss=0 rss=0 a b c
 	for p in "$@"; do
 		kids=$(cat /proc/"$p"/task/*/children 2>/dev/null)
 		for k in $p $kids; do
-			read -r r s < <(awk '/^Rss:/ { r = $2 } /^Pss:/ { s = $2 }
-				END { print r + 0, s + 0 }' /proc/"$k"/smaps_rollup 2>/dev/null ||
-				echo 0 0)
-			rss=$((rss + r)) pss=$((pss + s))
+			read -r a b c < <(awk '/^Pss:/ { p = $2 } /^Private_(Clean|Dirty):/ { u += $2 }
+				/^Rss:/ { r = $2 } END { print p + 0, u + 0, r + 0 }' \
+				/proc/"$k"/smaps_rollup 2>/dev/null || echo 0 0 0)
+			pss=$((pss + a)) uss=$((uss + b)) rss=$((rss + c))
 		done
 	done
-	echo "$rss $pss"
+	echo "$pss $uss $rss"
 }
-# peaks of mem_kb's RSS and PSS sampled every second for SECONDS, into FILE
+# peaks of mem_kb's PSS, USS and RSS sampled every second for SECONDS,
+# into FILE
 mem_watch() {
-	local file=$1 secs=$2 max_r=0 max_p=0 r p
+	local file=$1 secs=$2 max_p=0 max_u=0 max_r=0 p u r
 	shift 2
 	for _ in $(seq "$secs"); do
-		read -r r p < <(mem_kb "$@")
-		[ "$r" -gt "$max_r" ] && max_r=$r
+		read -r p u r < <(mem_kb "$@")
 		[ "$p" -gt "$max_p" ] && max_p=$p
+		[ "$u" -gt "$max_u" ] && max_u=$u
+		[ "$r" -gt "$max_r" ] && max_r=$r
 		sleep 1
 	done
-	echo "$max_r $max_p" >"$file"
+	echo "$max_p $max_u $max_r" >"$file"
 }
 # the programs themselves (children of stack.sh's supervisor loops)
 our_pids() {
@@ -231,15 +237,18 @@ bench_http_read() {
 	rounds 256 "$RUNS_HIGH" express-html express-json ours-html ours-json ours-one \
 		ours-currentuser
 	wait $w1 $w2
-	local ours_r ours_p ex_r ex_p
-	read -r ours_r ours_p <"$DATA/mem.ours"
-	read -r ex_r ex_p <"$DATA/mem.express"
-	row "RSS, our programs + worker" "$((ours_r / 1024))" "MB" \
-		"peak sum, 4 FastCGI programs x $THREADS threads, ops x ${OPS_THREADS:-2}, worker; under load; $(ratio "$ours_r" "$ex_r") Express"
+	local ours_p ours_u ours_r ex_p ex_u ex_r
+	read -r ours_p ours_u ours_r <"$DATA/mem.ours"
+	read -r ex_p ex_u ex_r <"$DATA/mem.express"
 	row "PSS, our programs + worker" "$((ours_p / 1024))" "MB" \
-		"peak sum (shared pages divided among their users); $(ratio "$ours_p" "$ex_p") Express"
-	row "RSS, Express (one process)" "$((ex_r / 1024))" "MB" "peak under load"
-	row "PSS, Express (one process)" "$((ex_p / 1024))" "MB" "peak under load"
+		"peak sum, 4 FastCGI programs x $THREADS threads, ops x ${OPS_THREADS:-2}, worker; under load; $(ratio "$ours_p" "$ex_p") Express"
+	row "USS, our programs + worker" "$((ours_u / 1024))" "MB" \
+		"peak sum of private pages; $(ratio "$ours_u" "$ex_u") Express"
+	row "RSS, our programs + worker" "$((ours_r / 1024))" "MB" \
+		"peak sum (shared pages once per process); $(ratio "$ours_r" "$ex_r") Express"
+	row "PSS, Express (all its processes)" "$((ex_p / 1024))" "MB" "peak under load"
+	row "USS, Express (all its processes)" "$((ex_u / 1024))" "MB" "peak under load"
+	row "RSS, Express (all its processes)" "$((ex_r / 1024))" "MB" "peak under load"
 }
 
 bench_event_lag() {

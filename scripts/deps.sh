@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
-# deps.sh: install the Debian packages the app needs, when missing.
-# As root it runs apt-get; otherwise it prints the exact command to run.
+# deps.sh: install the Debian packages the app and `make test` need, when
+# missing. As root it runs apt-get; otherwise it prints the exact command.
 set -euo pipefail
-# postgresql-server-dev-all brings libpgcommon.a and libpgport.a, which the
-# static libpq.a needs; libkrb5-dev and libldap-dev only their headers, for
-# link/pq_without_gss_ldap.c (Makefile, STATIC).
+# systemd: make test checks the installed units and users with
+# systemd-analyze, systemd-sysusers and systemd-tmpfiles.
 pkgs=(build-essential pkg-config libfcgi-dev libfcgi-bin libpq-dev libjson-c-dev
-	libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
-	libcurl4-openssl-dev postgresql-server-dev-all libkrb5-dev libldap-dev
+	libjwt-dev libhiredis-dev libctemplate-dev check libsodium-dev libssl-dev
+	libcurl4-openssl-dev
 	postgresql redis-server nginx clang libclang-rt-14-dev
-	curl ca-certificates chromium fonts-dejavu-core fcgiwrap)
+	curl ca-certificates openssl chromium fonts-dejavu-core fcgiwrap systemd)
+# node 18 or later and npm: the fake Stripe and its TLS and proxies
+# (tests/fakes), the browser tests (tests/e2e) and the bench's Express peer.
+# Debian 12's nodejs (18) and npm (9), unless the PATH already has a node
+# that is new enough (a nodesource or nvm install, say).
+node_ok() {
+	command -v node >/dev/null &&
+		node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)' 2>/dev/null
+}
+if ! node_ok; then
+	pkgs+=(nodejs npm)
+elif ! command -v npm >/dev/null; then
+	pkgs+=(npm)
+fi
 # Failover (scripts/failover.sh, make test's short drill): Redis Sentinel,
 # pg_auto_failover for the packaged Postgres, jq for the invariant checks.
 pkgs+=(redis-sentinel pg-auto-failover-cli postgresql-15-auto-failover jq)

@@ -30,7 +30,6 @@ cd "$ROOT"
 MODE_ARG=${1:-short}
 export BIN=${BIN:-$ROOT/build/release/bin}
 export DATA=$(mktemp -d /tmp/tixfault.XXXXXX)
-chmod 0755 "$DATA"
 export MODE=run THREADS=${THREADS:-4}
 export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
 export PASSWORD_COST=min AUTH_RATE_LIMIT=0
@@ -49,9 +48,10 @@ free_port() {
 }
 export PORT=$(free_port) REDIS_PORT=$(free_port) PG_PORT=$(free_port)
 # A caller's stack (make test sources its env file) must not leak in: this
-# stack has its own ports and so its own run directory.
-unset RUN_DIR METRICS_DIR
-RUN=/tmp/tix-$(id -u)-$PORT
+# stack has its own ports, run directory ($DATA/env's RUN_DIR) and Redis
+# passwords.
+unset RUN_DIR METRICS_DIR REDISCLI_AUTH
+RUN=
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 if [ "$(id -u)" = 0 ]; then AS_PG="runuser -u postgres --"; else AS_PG=""; fi
 
@@ -99,6 +99,7 @@ if ! scripts/stack.sh up >"$DATA/log/stack.log" 2>&1; then
 fi
 . "$DATA/env"
 export TEST_BASE_URL=$BASE_URL DATABASE_URL REDIS_URL
+RUN=$RUN_DIR
 
 # ---- helpers for the faults ----------------------------------------------------------
 # Arm a failpoint COUNT times, one at a time; each must fire within 20 s.
@@ -120,14 +121,8 @@ need() { # what fired wanted
 	[ "$2" -eq "$3" ]
 }
 
-redis_start() {
-	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" \
-		--appendonly yes --appendfsync always --save '' --daemonize yes \
-		--pidfile "$RUN/redis.pid" --logfile "$DATA/log/redis.log" >/dev/null
-	local i
-	for i in $(seq 200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
-	return 1
-}
+# The stack's own Redis again: same AOF, users and passwords.
+redis_start() { scripts/stack.sh redis-up >>"$DATA/log/stack.log" 2>&1; }
 pg_opts="-k $DATA/pg -p $PG_PORT -c listen_addresses= -c max_connections=200"
 pg_ctl() { $AS_PG "$PGBIN/pg_ctl" -D "$DATA/pg/data" -l "$DATA/pg/server.log" "$@" >/dev/null; }
 pg_started() { head -1 "$DATA/pg/data/postmaster.pid" >"$RUN/postgres.pid"; }

@@ -8,17 +8,18 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export DATA=$(mktemp -d /tmp/tixtest.XXXXXX)
-chmod 0755 "$DATA"
 export BIN=$ROOT/build/asan/bin
 export MODE=test THREADS=4
 export JWT_KEY=$(head -c 48 /dev/urandom | base64 -w0)
 export PASSWORD_COST=min AUTH_RATE_LIMIT=0
+# The programs have no default provider; the test one is for tests.
+export PAYMENT_PROVIDER=test
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:log_path=$DATA/log/asan
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$DATA/log/ubsan
 export CK_DEFAULT_TIMEOUT=30
 # Everything the tests call is on loopback: never through a proxy the
-# machine may have configured (our HTTP client and libcurl both honour
-# http_proxy/https_proxy; npm keeps using them for the registry).
+# machine may have configured (libcurl honours http_proxy/https_proxy; npm
+# keeps using them for the registry).
 export no_proxy="127.0.0.1,localhost,::1${no_proxy:+,$no_proxy}"
 export NO_PROXY=$no_proxy
 # Failpoints armed by touching $FAILPOINT_DIR/NAME (tests/http: a payments
@@ -61,6 +62,21 @@ run_suite() { # name, command...
 	record "$name" "$out" $rc
 }
 
+# A script of tests/stack/ that ends with "N passed, N failed": its
+# counts join ours, its failures are shown.
+run_counted() { # name, command...
+	local name=$1 out=$DATA/log/$1.out rc line p f; shift
+	echo "== $name"
+	"$@" >"$out" 2>&1; rc=$?
+	grep -E '^FAILED' "$out"
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -1)
+	p=$(sed -E 's/ passed.*//' <<<"${line:-0 passed}")
+	f=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${line:-x 1 failed}")
+	[ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+	passed=$((passed + p)); failed=$((failed + f))
+	echo "$name: $(if [ "$rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($p passed, $f failed)" >>"$results"
+}
+
 fake_pid= fixture_pid=
 cleanup() {
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
@@ -91,9 +107,11 @@ fake_pid=$!
 for _ in $(seq 100); do [ -s "$DATA/fake_stripe.port" ] && break; sleep 0.05; done
 export FAKE_STRIPE_URL=http://127.0.0.1:$(cat "$DATA/fake_stripe.port" 2>/dev/null)
 
-# The HTTP client's fixture: scripted answers over http and https, with a
-# throwaway CA; it writes the exports of its URLs (HTTP_FIXTURE_*) to env.
-node tests/fakes/http_fixture.mjs "$DATA/http_fixture" >"$DATA/log/http_fixture.log" 2>&1 &
+# TLS (a throwaway CA) and forward proxies in front of the fake Stripe, for
+# the Stripe client's transport tests; it writes the exports of its URLs
+# (STRIPE_TLS_*, HTTP_FIXTURE_*) to env.
+node tests/fakes/http_fixture.mjs "$DATA/http_fixture" "$FAKE_STRIPE_URL" \
+	>"$DATA/log/http_fixture.log" 2>&1 &
 fixture_pid=$!
 for _ in $(seq 200); do [ -s "$DATA/http_fixture/env" ] && break; sleep 0.05; done
 [ -s "$DATA/http_fixture/env" ] && . "$DATA/http_fixture/env"
@@ -131,14 +149,21 @@ else
 	echo "cgi-fcgiwrap: FAILED: $(tail -1 "$DATA/log/cgi-fcgiwrap.out")" >>"$results"; failed=$((failed + 1))
 fi
 
-# The static release programs (Makefile, STATIC) against a Postgres that
-# wants TLS and SCRAM passwords: their own OpenSSL and libpq's SCRAM.
+# The release programs against a Postgres that wants TLS and SCRAM
+# passwords: libpq's TLS (Debian's OpenSSL) and SCRAM.
 if BIN=$ROOT/build/release/bin tests/stack/pg_tls_scram.sh >"$DATA/log/pg-tls-scram.out" 2>&1; then
 	echo "pg-tls-scram: ok ($(tail -1 "$DATA/log/pg-tls-scram.out"))" >>"$results"; passed=$((passed + 1))
 else
 	grep FAILED "$DATA/log/pg-tls-scram.out"
 	echo "pg-tls-scram: FAILED: $(tail -1 "$DATA/log/pg-tls-scram.out")" >>"$results"; failed=$((failed + 1))
 fi
+
+# Production defaults that fail closed (issue 16): a forged payment:created
+# without Redis credentials, PAYMENT_PROVIDER required (release programs).
+run_counted prod-defaults env BIN="$ROOT/build/release/bin" tests/stack/prod_defaults.sh
+# make install into a DESTDIR: the files, modes and fresh secrets, the
+# units (systemd-analyze), Redis with the installed users, the sockets.
+run_counted install tests/stack/install.sh
 
 # The rate limit, with nginx reloaded to enforce it.
 AUTH_RATE_LIMIT=2 scripts/stack.sh nginx-reload && sleep 0.5
@@ -168,9 +193,8 @@ e2e_phase() { # name, spec, VAR=value... (the stack's and the spec's)
 
 # The journey, with a short expiration window so that the expiry step can
 # wait it out. Before the expiry phase, whose 10,000 tickets would make /
-# very long. Both browser phases run the release programs (static: what
-# `make run` and `make install` run); the HTTP suites above ran the ASan
-# build.
+# very long. Both browser phases run the release programs (what `make run`
+# and `make install` run); the HTTP suites above ran the ASan build.
 echo "== e2e (chromium; screenshots in tests/screenshots/)"
 e2e_window=${E2E_EXPIRATION_WINDOW_SECONDS:-15}
 e2e_phase e2e journey.mjs BIN="$ROOT/build/release/bin" EXPIRATION_WINDOW_SECONDS="$e2e_window"
@@ -202,6 +226,11 @@ else
 	echo "expiry: FAILED: the stack did not start" >>"$results"; failed=$((failed + 1))
 fi
 
+# make run itself (tests/stack/make_run.sh: its own stacks, release build):
+# private to its user, one per checkout, stopped by every signal with
+# nothing left behind, and nothing of this stack (still up) either.
+run_counted make-run env BIN="$ROOT/build/release/bin" tests/stack/make_run.sh
+
 # Stop the programs (they exit cleanly on SIGTERM, so LeakSanitizer runs),
 # then any sanitizer report anywhere is a failure.
 scripts/stack.sh down >/dev/null 2>&1
@@ -212,6 +241,15 @@ if ls "$DATA"/log/asan* "$DATA"/log/ubsan* >/dev/null 2>&1 ||
 else
 	echo "sanitizers: ok (no reports)" >>"$results"; passed=$((passed + 1))
 fi
+# Every program ran as its own Redis user (deploy/redis/): a command missing
+# from a user's rules is a NOPERM in some log.
+if grep -l NOPERM "$DATA"/log/*.log 2>/dev/null; then
+	grep -h NOPERM "$DATA"/log/*.log | head -5
+	echo "redis-users: FAILED (NOPERM in the logs above)" >>"$results"; failed=$((failed + 1))
+else
+	echo "redis-users: ok (no NOPERM)" >>"$results"; passed=$((passed + 1))
+fi
+
 
 # Fault drills, the short set (scripts/faults.sh short: its own durable
 # stack on other ports, release build; kill -9 at failpoints, Redis killed

@@ -221,6 +221,15 @@ static void release_job(struct job *j)
 	payments_settler_free(j->settler);
 }
 
+/* The settler charges and refunds, the payments listeners refund: either
+ * needs a payment provider, and there is no default one. */
+static bool needs_provider(const struct args *a)
+{
+	const char *group = payments_listeners[0].group;
+	return a->settler ||
+	       (a->consumers && (!a->only_group || strcmp(a->only_group, group) == 0));
+}
+
 static int serve(const struct tx_config *cfg, const struct args *a)
 {
 	sigset_t set;
@@ -294,5 +303,7 @@ int main(int argc, char **argv)
 		tx_log("error", "configuration: %s", err);
 		return 1;
 	}
+	if (!is_republish && needs_provider(&a) && payments_init(&cfg) < 0)
+		return 1;
 	return is_republish ? republish(&cfg, argv) : serve(&cfg, &a);
 }

@@ -5,10 +5,12 @@
  * of it is released at once by tx_arena_reset() after the response has been
  * written. Handlers never call free().
  *
- * Foreign objects (PGresult, json_object, jwt_t, ctemplate dictionaries) are
- * released through cleanup callbacks registered with tx_arena_defer(); reset
- * runs them in reverse order of registration, then frees every block but the
- * first, so a steady-state request makes no malloc calls at all.
+ * Foreign objects that outlive the call that made them (PGresult,
+ * json_object, ctemplate dictionaries) are released through cleanup
+ * callbacks registered with tx_arena_defer(); reset runs them in reverse
+ * order of registration, then frees every block but the first, so a
+ * steady-state request makes no malloc calls at all. (libjwt's jwt_t never
+ * leaves jwt.c, which frees it before returning.)
  *
  * Allocation never fails (see mem.h). Memory is 16-byte aligned.
  * An arena is not thread-safe: one per thread.

@@ -183,7 +183,9 @@ int tx_config_load_flags(struct tx_config *c, const char *service,
 	c->redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379/0");
 	c->redis_prefix = env_or("REDIS_PREFIX", "");
 	c->template_dir = env_or("TEMPLATE_DIR", "templates");
-	c->payment_provider = env_or("PAYMENT_PROVIDER", "test");
+	/* No default: the test provider accepts test tokens, so a host that
+	 * forgot the variable would sell for free (payments_provider_init). */
+	c->payment_provider = env_or("PAYMENT_PROVIDER", "");
 	c->stripe_key = env_or("STRIPE_KEY", "");
 	c->stripe_api_base = env_or("STRIPE_API_BASE", "https://api.stripe.com");
 	c->stripe_publishable_key = env_or("STRIPE_PUBLISHABLE_KEY", "");

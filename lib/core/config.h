@@ -18,7 +18,7 @@ struct tx_config {
 				* from REDIS_SENTINELS (sentinel.h) */
 	const char *redis_prefix;
 	const char *template_dir;
-	const char *payment_provider;
+	const char *payment_provider; /* "" when PAYMENT_PROVIDER is unset */
 	const char *stripe_key;
 	const char *stripe_api_base;
 	const char *stripe_publishable_key;

@@ -1,8 +1,10 @@
-/* jwt.h: HS256 JSON Web Tokens (libsodium's HMAC-SHA256, json-c).
+/* jwt.h: HS256 JSON Web Tokens, a thin wrapper over libjwt.
  *
  * Verification requires:
  *   - a key of at least TX_JWT_MIN_KEY bytes (else TX_JWT_EKEY, both ways);
- *   - alg HS256 exactly, and a valid signature;
+ *   - a token of at most TX_JWT_MAX_TOKEN bytes;
+ *   - alg HS256 exactly (not "hs256", not HS384 or HS512 with the same
+ *     key, not none), and a valid signature;
  *   - claims id (string, 1..63 bytes) and email (string, 1..255 bytes);
  *   - iat and exp as integers, with exp > now and iat <= now + 60.
  * Anything else is TX_JWT_EINVALID. Nothing here logs token contents.

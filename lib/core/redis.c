@@ -19,6 +19,7 @@
 struct tx_redis {
 	redisContext *c;
 	char host[256];
+	char user[128]; /* ACL user; "" means AUTH with the password alone */
 	char password[256];
 	int port;
 	long db;
@@ -70,25 +71,59 @@ static int parse_hostport(struct tx_redis *r, const char *s, size_t n)
 	return 0;
 }
 
-/* redis://[:password@]host[:port][/db] */
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20); /* lower case */
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* n bytes of a URL's user or password, %XX-decoded, into out (NUL-ended);
+ * -1 if malformed, if it would hold a NUL byte or if it does not fit. */
+static int url_decode(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++, o++) {
+		int c = (unsigned char)s[i];
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = hi < 0 ? -1 : hexval(s[i + 2]);
+			if (lo < 0 || (hi | lo) == 0)
+				return -1;
+			c = hi << 4 | lo;
+			i += 2;
+		}
+		if (o + 1 >= outlen)
+			return -1;
+		out[o] = (char)c;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* redis://[[user]:password@]host[:port][/db]; user and password may be
+ * %-escaped (an '@', ':' or '/' in them must be). */
 static int parse_url(struct tx_redis *r, const char *url)
 {
 	static const char scheme[] = "redis://";
 	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0)
 		return -1;
 	const char *s = url + sizeof(scheme) - 1;
-	const char *at = strchr(s, '@');
-	if (at) {
-		const char *colon = memchr(s, ':', (size_t)(at - s));
-		size_t plen = colon ? (size_t)(at - colon - 1) : 0;
-		if (!colon || plen >= sizeof(r->password))
-			return -1;
-		memcpy(r->password, colon + 1, plen);
-		r->password[plen] = '\0';
-		s = at + 1;
-	}
 	const char *slash = strchr(s, '/');
 	size_t n = slash ? (size_t)(slash - s) : strlen(s);
+	const char *at = memrchr(s, '@', n);
+	if (at) {
+		const char *colon = memchr(s, ':', (size_t)(at - s));
+		if (!colon ||
+		    url_decode(s, (size_t)(colon - s), r->user, sizeof(r->user)) < 0 ||
+		    url_decode(colon + 1, (size_t)(at - colon - 1), r->password,
+			       sizeof(r->password)) < 0 ||
+		    !r->password[0])
+			return -1;
+		n -= (size_t)(at + 1 - s);
+		s = at + 1;
+	}
 	if (parse_hostport(r, s, n) < 0)
 		return -1;
 	r->db = 0;
@@ -112,7 +147,8 @@ struct tx_redis *tx_redis_new(const char *url, const char *prefix,
 		url = plain; /* its credentials and database */
 	}
 	if (parse_url(r, url) < 0) {
-		snprintf(err, errlen, "REDIS_URL must be redis://host[:port][/db]");
+		snprintf(err, errlen,
+			 "REDIS_URL must be redis://[[user]:password@]host[:port][/db]");
 		tx_redis_free(r);
 		return NULL;
 	}
@@ -173,7 +209,7 @@ int tx_redis_key(const struct tx_redis *r, const char *name, char *out,
 static int locate_master(struct tx_redis *r)
 {
 	char err[sizeof(r->error)];
-	if (tx_sentinel_master(r->sentinels, NULL, r->password, r->host,
+	if (tx_sentinel_master(r->sentinels, r->user, r->password, r->host,
 			       sizeof(r->host), &r->port, err, sizeof(err)) < 0) {
 		set_error(r, "%s", err);
 		return -1;
@@ -209,7 +245,7 @@ static void follow_failover(struct tx_redis *r)
 	    tx_now_us() - r->checked_us < RECHECK_US)
 		return;
 	r->checked_us = tx_now_us();
-	if (tx_sentinel_master(r->sentinels, NULL, r->password, host, sizeof(host),
+	if (tx_sentinel_master(r->sentinels, r->user, r->password, host, sizeof(host),
 			       &port, err, sizeof(err)) == 0 &&
 	    (port != r->port || strcmp(host, r->host) != 0))
 		drop(r);
@@ -261,9 +297,13 @@ static int open_conn(struct tx_redis *r)
 	redisSetTimeout(r->c, ms_tv(r->cmd_timeout_ms));
 	redisEnableKeepAlive(r->c);
 	snprintf(db, sizeof(db), "%ld", r->db);
-	const char *auth[] = { "AUTH", r->password };
+	/* AUTH user password (an ACL user) or AUTH password (the default
+	 * user, requirepass). */
+	const char *auth[] = { "AUTH", r->user, r->password };
+	const char *auth1[] = { "AUTH", r->password };
 	const char *sel[] = { "SELECT", db };
-	if ((r->password[0] && setup_cmd(r, 2, auth) < 0) ||
+	if ((r->password[0] &&
+	     (r->user[0] ? setup_cmd(r, 3, auth) : setup_cmd(r, 2, auth1)) < 0) ||
 	    setup_cmd(r, 2, sel) < 0 || (r->sentinels && verify_master(r) < 0)) {
 		drop(r);
 		return -1;

@@ -1,11 +1,13 @@
 /* redis.h: a small hiredis 0.14 wrapper: one connection per thread, key
  * prefixing, timeouts, and reconnection by itself.
  *
- * A struct tx_redis is made from REDIS_URL (redis://host[:port][/db]) and
- * REDIS_PREFIX. Nothing connects until the first command (or
+ * A struct tx_redis is made from REDIS_URL
+ * (redis://[[user]:password@]host[:port][/db], user and password
+ * %-escaped) and REDIS_PREFIX. Nothing connects until the first command (or
  * tx_redis_connect). Every connection is opened with a 2 s connect timeout,
  * then gets the command timeout given at creation (hiredis forgets it on a
- * reconnect; we set it again every time) and SELECTs the database.
+ * reconnect; we set it again every time), authenticates (AUTH user password
+ * for an ACL user, AUTH password without one) and SELECTs the database.
  *
  * With Sentinel the URL is redis-sentinel://host:port,...[/db]#master
  * (sentinel.h): each connection first asks the sentinels where the master

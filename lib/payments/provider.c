@@ -27,7 +27,7 @@ static const struct payments_provider *const providers[] = {
 
 const struct payments_provider *payments_provider(const struct tx_config *cfg)
 {
-	const char *name = cfg->payment_provider ? cfg->payment_provider : "test";
+	const char *name = cfg->payment_provider ? cfg->payment_provider : "";
 	for (size_t i = 0; i < sizeof(providers) / sizeof(*providers); i++)
 		if (strcmp(providers[i]->name, name) == 0)
 			return providers[i];
@@ -38,7 +38,10 @@ int payments_provider_init(const struct tx_config *cfg, char *err, size_t errlen
 {
 	const struct payments_provider *p = payments_provider(cfg);
 	if (!p) {
-		snprintf(err, errlen, "PAYMENT_PROVIDER must be test or stripe");
+		snprintf(err, errlen, "PAYMENT_PROVIDER must be %s: stripe, or test "
+			 "(accepts test cards; for make run and tests only)",
+			 cfg->payment_provider && *cfg->payment_provider ? "test or stripe"
+									 : "set");
 		return -1;
 	}
 	return p->init ? p->init(cfg, err, errlen) : 0;

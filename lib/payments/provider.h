@@ -12,9 +12,9 @@
  *           key replays the first result; a repeated key with other
  *           parameters is Stripe's idempotency_error. Refunds always
  *           succeed (the charge may have been made by another process).
- *   stripe  core/http_client.h, POST STRIPE_API_BASE/v1/charges and /v1/refunds,
- *           form-encoded, Bearer STRIPE_KEY, Idempotency-Key header,
- *           connect and total timeouts (STRIPE_TIMEOUT_MS).
+ *   stripe  libcurl (stripe.c), POST STRIPE_API_BASE/v1/charges and
+ *           /v1/refunds, form-encoded, Bearer STRIPE_KEY, Idempotency-Key
+ *           header, connect and total timeouts (STRIPE_TIMEOUT_MS).
  *
  * Outcomes. Every call fills a struct payments_result and returns its
  * status:
@@ -78,12 +78,14 @@ struct payments_provider {
 extern const struct payments_provider payments_test_provider;
 extern const struct payments_provider payments_stripe_provider;
 
-/* The provider named by cfg->payment_provider, or NULL when unknown. */
+/* The provider named by cfg->payment_provider, or NULL when unknown or
+ * unset (there is no default: production must say which). */
 const struct payments_provider *payments_provider(const struct tx_config *cfg);
 
-/* Check the provider's configuration (stripe: a key, an http(s) base URL).
- * Idempotent and thread-safe; called at program start-up before threads,
- * and again before each use. 0 or -1. */
+/* Check the provider's configuration (stripe: a key, an http(s) base URL)
+ * and set it up once (stripe: curl_global_init, the first time).
+ * Idempotent and thread-safe; called at program start-up before threads
+ * (the payments program, the worker), and again before each use. 0 or -1. */
 int payments_provider_init(const struct tx_config *cfg, char *err, size_t errlen);
 
 #endif

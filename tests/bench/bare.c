@@ -12,7 +12,8 @@
  *   /bare/list.json     the same rows as a JSON array (escaped by hand)
  *   /bare/one/UUID      the show query by primary key, as JSON
  *   /bare/insert-xadd   INSERT ... RETURNING into bench_insert, then XADD
- *                       (REDIS_PORT) of the new id: "a write plus its event"
+ *                       (REDIS_PORT, AUTH with REDISCLI_AUTH if set) of the
+ *                       new id: "a write plus its event"
  * It shares no code with the app on purpose.
  */
 #include <fcgiapp.h>
@@ -136,9 +137,22 @@ static int redis_ready(void)
 		return 1;
 	if (redis)
 		redisFree(redis);
-	const char *p = getenv("REDIS_PORT");
+	const char *p = getenv("REDIS_PORT"), *pw = getenv("REDISCLI_AUTH");
 	redis = redisConnect("127.0.0.1", p ? (int)strtol(p, NULL, 10) : 6379);
-	return redis && !redis->err;
+	if (!redis || redis->err)
+		return 0;
+	if (pw && *pw) { /* the stack's default user (its env file), as ours AUTH once */
+		redisReply *r = redisCommand(redis, "AUTH %s", pw);
+		int ok = r && r->type != REDIS_REPLY_ERROR;
+		if (r)
+			freeReplyObject(r);
+		if (!ok) {
+			redisFree(redis);
+			redis = NULL;
+			return 0;
+		}
+	}
+	return 1;
 }
 
 static void ticket_json(struct out *b, PGresult *r, int i)

@@ -27,7 +27,7 @@ fail() {
 
 : "${BASE_URL:?set BASE_URL to the address of the stack}"
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM not found: the end-to-end tests need Debian's chromium (scripts/deps.sh installs it as root; by hand: apt-get install -y chromium)"
-command -v node >/dev/null || fail "node not found (node 20 or later is needed)"
+command -v node >/dev/null || fail "node not found (node 18 or later is needed: scripts/deps.sh installs it)"
 cd "$HERE" || fail "cannot enter $HERE"
 mkdir -p "$(dirname "$LOG")"
 [ -f "$SPEC" ] || fail "no spec $HERE/$SPEC"

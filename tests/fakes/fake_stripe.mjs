@@ -1,6 +1,7 @@
 // fake_stripe.mjs: a small fake of Stripe's Charges and Refunds API on
 // loopback, so that the real Stripe client (lib/payments/stripe.c over
-// lib/core/http_client.c) runs in `make test`.
+// libcurl) runs in `make test` (https and proxies in front of it:
+// tests/fakes/http_fixture.mjs).
 //
 //   node tests/fakes/fake_stripe.mjs PORTFILE [KEY]
 // listens on 127.0.0.1 (FAKE_STRIPE_HOST if set: an address the app hosts
@@ -20,7 +21,10 @@
 // Stripe's declines; anything else "No such token". Magic tokens for
 // faults: tok_fake_500 (500 before charging), tok_fake_500_after_charge
 // (charges, then 500), tok_fake_timeout (charges, then answers after
-// 30 s: the client times out), tok_fake_delay_<ms> (charges after <ms>).
+// 30 s: the client times out), tok_fake_delay_<ms> (charges after <ms>),
+// tok_fake_redirect (a 302 to /v1/charges?followed=1, which a client must
+// not follow), tok_fake_huge and tok_fake_huge_chunked (a 200 of 300 kB,
+// with and without Content-Length, no charge).
 //
 // Control (no auth): GET /_control/charges -> {"charges":[...]} with id,
 // amount, currency, source, description, metadata, idempotencyKey,
@@ -47,11 +51,17 @@ const rid = (p) => p + '_' + crypto.randomBytes(18).toString('base64').replace(/
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const err = (status, type, message, extra = {}) => ({ status, body: { error: { type, message, ...extra } } });
 
-function send(res, { status, body }, replayed) {
+function send(res, { status, body, headers = {}, chunked = false }, replayed) {
   const text = JSON.stringify(body);
-  const h = { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
+  const h = { 'Content-Type': 'application/json', ...headers };
+  if (!chunked) h['Content-Length'] = Buffer.byteLength(text);
   if (replayed) h['Idempotent-Replayed'] = 'true';
-  try { res.writeHead(status, h); res.end(text); } catch { /* the client left */ }
+  try {
+    res.writeHead(status, h);
+    if (!chunked) return res.end(text);
+    for (let i = 0; i < text.length; i += 16384) res.write(text.slice(i, i + 16384));
+    res.end();
+  } catch { /* the client left */ }
 }
 
 function newCharge(f, key) {
@@ -75,6 +85,11 @@ async function charge(f, key) {
   const src = f.source || '';
   if (!src) return err(400, 'invalid_request_error', 'You must supply either a card, customer, PII data, bank account, or account legal entity to create a token.', { param: 'source' });
   if (src === 'tok_fake_500') return err(500, 'api_error', 'An unknown error occurred');
+  if (src === 'tok_fake_redirect')
+    return { status: 302, headers: { Location: '/v1/charges?followed=1' }, body: { moved: true } };
+  if (src === 'tok_fake_huge' || src === 'tok_fake_huge_chunked')
+    return { status: 200, chunked: src === 'tok_fake_huge_chunked',
+      body: { id: rid('ch'), object: 'charge', padding: 'x'.repeat(300000) } };
   if (declines[src]) {
     const [code, decline_code, message] = declines[src];
     return err(402, 'card_error', message, { code, decline_code, charge: rid('ch') });

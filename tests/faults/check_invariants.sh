@@ -36,7 +36,8 @@
 #      tickets.tickets.order_id = the ticket's live order, if any
 #
 # Environment: DATABASE_URL (a superuser conninfo; $DATA/env has it),
-# REDIS_URL (redis://host:port/db), REDIS_PREFIX (default empty),
+# REDIS_URL (redis://[[user]:password@]host:port/db, a user that may run
+# XINFO, XRANGE, ZRANGE, EXISTS), REDIS_PREFIX (default empty),
 # EXPIRATION_GRACE_SECONDS (default 30), FAKE_STRIPE_URL (optional),
 # DRAIN_SECONDS.
 set -uo pipefail
@@ -50,8 +51,16 @@ LIVE="('created', 'awaiting:payment', 'complete')"
 
 hp=${REDIS_URL#redis://}; hp=${hp%%/*}; db=${REDIS_URL##*/}
 [[ $db =~ ^[0-9]+$ ]] || db=0
-rc() { redis-cli -h "${hp%:*}" -p "${hp##*:}" -n "$db" --no-raw "$@" 2>/dev/null; }
-rraw() { redis-cli -h "${hp%:*}" -p "${hp##*:}" -n "$db" --raw "$@" 2>/dev/null; }
+# [user]:password@ (not %-escaped: the stacks' passwords need none);
+# redis-cli reads the password from REDISCLI_AUTH, never the command line.
+ruser=
+if [[ $hp == *@* ]]; then
+	cred=${hp%@*}; hp=${hp##*@}; ruser=${cred%%:*}
+	export REDISCLI_AUTH=${cred#*:}
+fi
+rcli() { redis-cli -h "${hp%:*}" -p "${hp##*:}" ${ruser:+--user "$ruser"} -n "$db" "$@" 2>/dev/null; }
+rc() { rcli --no-raw "$@"; }
+rraw() { rcli --raw "$@"; }
 q() { psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 
 TMP=$(mktemp -d /tmp/tixcheck.XXXXXX)

@@ -93,27 +93,36 @@ in_ns "$NS_DB" runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/
 SU="host=$DB port=5432 user=postgres"
 in_ns "$NS_LB" psql "$SU dbname=postgres" -Xqc "CREATE DATABASE ticketing" >/dev/null || exit 1
 in_ns "$NS_LB" "$ROOT/scripts/migrate.sh" "$SU dbname=ticketing" >"$T/log/migrate.log" 2>&1 || exit 1
-in_ns "$NS_DB" redis-server --bind "$DB" --port 6379 --protected-mode no --dir "$T/redis" \
-	--appendonly yes --appendfsync always --save '' --daemonize yes \
+# Redis with the installed users (deploy/redis/), a password each.
+"$ROOT/scripts/redis-users.sh" "$T/secrets.env" "$T/redis/users.conf" || exit 1
+secret() { sed -n "s/^REDIS_$1_PASSWORD=//p" "$T/secrets.env"; }
+redis_url() { echo "redis://${1:+ticketing-$1}:$(secret "${2:-ADMIN}")@$DB:6379/0"; }
+in_ns "$NS_DB" redis-server "$T/redis/users.conf" --bind "$DB" --port 6379 --protected-mode no \
+	--dir "$T/redis" --appendonly yes --appendfsync always --save '' --daemonize yes \
 	--pidfile "$T/redis.pid" --logfile "$T/log/redis.log" >/dev/null || exit 1
 
 # ---- the app hosts ------------------------------------------------------------------
-export REDIS_URL=redis://$DB:6379/0 TEMPLATE_DIR=$ROOT/templates
+# The default user's URL, for check_invariants.sh; each program gets its own.
+export REDIS_URL=$(redis_url) TEMPLATE_DIR=$ROOT/templates
 export EXPIRATION_WINDOW_SECONDS=8 EXPIRATION_GRACE_SECONDS=3 ACK_WAIT_MS=1000
 export PASSWORD_COST=min PAYMENT_PROVIDER=test FCGI_WEB_SERVER_ADDRS=$LB
 for s in auth tickets orders payments; do
 	export "${s^^}_DATABASE_URL=host=$DB port=5432 dbname=ticketing user=$s"
 done
+prog_redis_url() {
+	case $1 in tickets) redis_url tickets TICKETS ;; ops) redis_url ops OPS ;; *) echo ;; esac
+}
 declare -A PORTS=([auth]=9001 [tickets]=9002 [orders]=9003 [payments]=9004 [ops]=9005)
 host_up() { # ns addr tag
 	local s
 	for s in "${!PORTS[@]}"; do
 		[ -x "$BIN/$s" ] || continue
-		ip netns exec "$1" "$BIN/$s" --socket "$2:${PORTS[$s]}" --threads 4 \
-			</dev/null >>"$T/log/$3-$s.log" 2>&1 &
+		ip netns exec "$1" env REDIS_URL="$(prog_redis_url "$s")" \
+			"$BIN/$s" --socket "$2:${PORTS[$s]}" --threads 4 </dev/null >>"$T/log/$3-$s.log" 2>&1 &
 		PIDS["$3 $s"]=$!
 	done
-	ip netns exec "$1" "$BIN/worker" </dev/null >>"$T/log/$3-worker.log" 2>&1 &
+	ip netns exec "$1" env REDIS_URL="$(redis_url worker WORKER)" \
+		"$BIN/worker" </dev/null >>"$T/log/$3-worker.log" 2>&1 &
 	PIDS["$3 worker"]=$!
 }
 host_kill() { # tag

@@ -1190,15 +1190,33 @@ static char *redis_config(struct tx_redis *rd, const char *name)
  * its teardown can bring Redis back even if a test fails with it down. */
 static char *redis_restart;
 
+/* The configuration file Redis was started with (its users and
+ * passwords: scripts/stack.sh), from INFO server. */
+static char *redis_config_file(struct tx_redis *rd)
+{
+	const char *argv[] = { "INFO", "server" };
+	redisReply *r = tx_redis_cmd(rd, 2, argv, NULL);
+	ck_assert_msg(r && r->type == REDIS_REPLY_STRING, "INFO server");
+	const char *f = strstr(r->str, "\r\nconfig_file:");
+	ck_assert_msg(f, "INFO server has no config_file");
+	f += strlen("\r\nconfig_file:");
+	char *v = tc_strf("%.*s", (int)strcspn(f, "\r\n"), f);
+	freeReplyObject(r);
+	ck_assert_msg(*v && !strchr(v, '\''), "the stack's Redis has no usable config file");
+	return v;
+}
+
 static void redis_guard_setup(void)
 {
 	struct tx_redis *rd = test_redis();
 	char *port = redis_config(rd, "port"), *dir = redis_config(rd, "dir");
 	char *pid = redis_config(rd, "pidfile"), *log = redis_config(rd, "logfile");
-	redis_restart = tc_strf("redis-server --bind 127.0.0.1 --port '%s' --dir '%s' "
+	char *conf = redis_config_file(rd);
+	redis_restart = tc_strf("redis-server '%s' --bind 127.0.0.1 --port '%s' --dir '%s' "
 				"--appendonly yes --appendfsync always --save '' "
 				"--daemonize yes --pidfile '%s' --logfile '%s'",
-				port, dir, pid, log);
+				conf, port, dir, pid, log);
+	free(conf);
 	free(port);
 	free(dir);
 	free(pid);

@@ -234,11 +234,25 @@ static redisReply *redis_cmd(struct env *e, struct part *p, int argc,
 	return r;
 }
 
-/* redis://host:port[/db] */
+/* redis://[[user]:password@]host:port[/db] (the stacks' passwords need
+ * no %-escapes, so none are decoded); AUTHs when there is a password. */
 static redisContext *redis_open(const char *url)
 {
-	char host[256];
+	char host[256], user[128] = "", pass[256] = "";
 	const char *h = strncmp(url, "redis://", 8) == 0 ? url + 8 : url;
+	const char *at = strrchr(h, '@');
+	if (at) {
+		const char *colon = memchr(h, ':', (size_t)(at - h));
+		size_t ul = colon ? (size_t)(colon - h) : 0;
+		size_t pl = colon ? (size_t)(at - colon - 1) : 0;
+		if (!colon || ul >= sizeof(user) || pl >= sizeof(pass))
+			return NULL;
+		memcpy(user, h, ul);
+		user[ul] = '\0';
+		memcpy(pass, colon + 1, pl);
+		pass[pl] = '\0';
+		h = at + 1;
+	}
 	size_t hl = strcspn(h, ":/");
 	long port = 6379;
 	if (hl == 0 || hl >= sizeof(host))
@@ -251,6 +265,17 @@ static redisContext *redis_open(const char *url)
 	redisContext *c = redisConnectWithTimeout(host, (int)port, tv);
 	if (c && !c->err)
 		redisSetTimeout(c, tv);
+	if (c && !c->err && *pass) {
+		redisReply *r = *user ? redisCommand(c, "AUTH %s %s", user, pass)
+				      : redisCommand(c, "AUTH %s", pass);
+		if (!r || r->type == REDIS_REPLY_ERROR)
+			snprintf(c->errstr, sizeof(c->errstr), "AUTH: %s",
+				 r && r->str ? r->str : "no answer");
+		if (r && r->type == REDIS_REPLY_ERROR)
+			c->err = REDIS_ERR_OTHER;
+		if (r)
+			freeReplyObject(r);
+	}
 	return c;
 }
 
@@ -1004,7 +1029,8 @@ static int env_open(struct env *e)
 	}
 	e->redis = redis_open(redis);
 	if (!e->redis || e->redis->err) {
-		fprintf(stderr, "concurrency: redis %s: %s\n", redis,
+		fprintf(stderr, "concurrency: redis %s: %s\n",
+			strrchr(redis, '@') ? strrchr(redis, '@') + 1 : redis, /* no password */
 			e->redis ? e->redis->errstr : "bad URL");
 		return -1;
 	}

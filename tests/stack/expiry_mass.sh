@@ -28,7 +28,7 @@ rport=${REDIS_URL##*:}; rport=${rport%%/*}
 q() { PGOPTIONS="-c enable_nestloop=off" psql "$DATABASE_URL" -XAtq -v ON_ERROR_STOP=1 "$@"; }
 # Variables (-v) are interpolated only in SQL read from stdin, not in -c.
 qv() { local sql=$1; shift; q "$@" <<<"$sql"; }
-rc() { redis-cli -p "$rport" "$@"; }
+rc() { redis-cli -p "$rport" "$@"; } # as the default user: REDISCLI_AUTH, from $DATA/env
 fail() { echo "expiry-mass: FAILED: $*"; exit 1; }
 
 # ---- seed -------------------------------------------------------------------
@@ -65,7 +65,10 @@ grep -q "errors: 0, replies: $count" "$DATA/log/mass-zadd.log" || fail "timers n
 
 # ---- two more schedulers while they fall due -----------------------------------
 pids=()
-for _ in 1 2; do "$BIN/worker" --roles scheduler >>"$DATA/log/worker-extra.log" 2>&1 & pids+=($!); done
+for _ in 1 2; do
+	REDIS_URL=$WORKER_REDIS_URL "$BIN/worker" --roles scheduler >>"$DATA/log/worker-extra.log" 2>&1 &
+	pids+=($!)
+done
 stop_extra() { for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; pids=(); }
 trap stop_extra EXIT
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# pg_tls_scram.sh: a release program (static libpq and OpenSSL, with
-# link/pq_without_gss_ldap.c) against a Postgres that asks what a hosted
-# one asks: TLS, and SCRAM-SHA-256 passwords. A throwaway cluster on a
+# pg_tls_scram.sh: a release program (Debian's libpq and OpenSSL) against
+# a Postgres that asks what a hosted one asks: TLS, and SCRAM-SHA-256
+# passwords. A throwaway cluster on a
 # free port: ssl on with a certificate made here, the tickets role with a
 # password, pg_hba accepting it only over TLS with scram-sha-256. The
 # tickets program, run as a CGI program (one request), must answer the

@@ -37,6 +37,7 @@ void evtest_setup(char tag)
 	snprintf(evt.prefix, sizeof(evt.prefix), "t%d-%d:", (int)getpid(), seq);
 	evt.cfg.redis_url = ru;
 	evt.cfg.redis_prefix = evt.prefix;
+	evt.cfg.payment_provider = "test";
 	snprintf(evt.cfg.database_url, sizeof(evt.cfg.database_url), "%s", db);
 	evt.cfg.ack_wait_ms = 200;
 	evt.cfg.max_deliveries = 3;

@@ -1,5 +1,9 @@
-/* test_jwt.c: HS256 tokens, including the attacks libjwt 1.10.2 lets by. */
+/* test_jwt.c: HS256 tokens through libjwt, including the attacks libjwt
+ * 1.10.2 alone lets by. Test tokens are built here, without libjwt
+ * (libsodium's HMAC-SHA256/512, OpenSSL's for HMAC-SHA384). */
 #include <check.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +15,7 @@
 #define KEY2 "fedcba9876543210fedcba9876543210" /* another 32 */
 #define B64URL sodium_base64_VARIANT_URLSAFE_NO_PADDING
 
-enum mac { MAC_NONE, MAC_HS256, MAC_HS512 };
+enum mac { MAC_NONE, MAC_HS256, MAC_HS384, MAC_HS512 };
 
 static void b64url(char *out, size_t cap, const char *s)
 {
@@ -34,6 +38,10 @@ static void mac_b64url(enum mac m, const char *key, const char *msg, char *out,
 		crypto_auth_hmacsha256_update(&st, p, strlen(msg));
 		crypto_auth_hmacsha256_final(&st, d);
 		dlen = crypto_auth_hmacsha256_BYTES;
+	} else if (m == MAC_HS384) {
+		unsigned int n = 0;
+		ck_assert_ptr_nonnull(HMAC(EVP_sha384(), key, (int)strlen(key), p, strlen(msg), d, &n));
+		dlen = n;
 	} else if (m == MAC_HS512) {
 		crypto_auth_hmacsha512_state st;
 		crypto_auth_hmacsha512_init(&st, k, strlen(key));
@@ -100,6 +108,18 @@ static const struct {
 	  KEY, TX_JWT_EINVALID },
 	{ "HS512 right key", "{\"alg\":\"HS512\",\"typ\":\"JWT\"}", GOOD,
 	  MAC_HS512, KEY, TX_JWT_EINVALID },
+	{ "HS384 right key", "{\"alg\":\"HS384\",\"typ\":\"JWT\"}", GOOD,
+	  MAC_HS384, KEY, TX_JWT_EINVALID },
+	/* libjwt reads alg names case-insensitively and would take these */
+	{ "alg hs256", "{\"alg\":\"hs256\",\"typ\":\"JWT\"}", GOOD, MAC_HS256,
+	  KEY, TX_JWT_EINVALID },
+	{ "alg Hs256", "{\"alg\":\"Hs256\"}", GOOD, MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "alg NONE", "{\"alg\":\"NONE\"}", GOOD, MAC_NONE, KEY, TX_JWT_EINVALID },
+	{ "no alg", "{\"typ\":\"JWT\"}", GOOD, MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "alg number", "{\"alg\":256}", GOOD, MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "alg HS256 with NUL", "{\"alg\":\"HS256\\u0000x\"}", GOOD, MAC_HS256, KEY,
+	  TX_JWT_EINVALID },
+	{ "header not json", "HS256", GOOD, MAC_HS256, KEY, TX_JWT_EINVALID },
 	{ "HS256 wrong key", HS256, GOOD, MAC_HS256, KEY2, TX_JWT_EINVALID },
 	{ "expired", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1600000000", "1699999999"),
 	  MAC_HS256, KEY, TX_JWT_EINVALID },
@@ -110,6 +130,15 @@ static const struct {
 	{ "exp string", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "\"1800000000\""),
 	  MAC_HS256, KEY, TX_JWT_EINVALID },
 	{ "exp real", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "1.8e9"),
+	  MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "exp integral real", HS256,
+	  CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "1700003600.0"),
+	  MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "exp exponent", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "17e8"),
+	  MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "exp null", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "null"),
+	  MAC_HS256, KEY, TX_JWT_EINVALID },
+	{ "iat real", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1699999999.5", "1700003600"),
 	  MAC_HS256, KEY, TX_JWT_EINVALID },
 	{ "exp bool", HS256, CLAIMS("\"42\"", "\"a@b.c\"", "1700000000", "true"),
 	  MAC_HS256, KEY, TX_JWT_EINVALID },
@@ -161,6 +190,70 @@ START_TEST(jwt_hand_built)
 		      rc, cases[_i].want);
 	if (rc != TX_JWT_OK)
 		ck_assert_str_eq(c.id, ""); /* nothing leaks out on failure */
+}
+END_TEST
+
+/* base64url only, no padding, three parts: each token below is signed
+ * with the right key over exactly its own first two parts. */
+static void raw_token(const char *h, const char *p, char *out, size_t cap)
+{
+	char sig[128];
+	int n = snprintf(out, cap, "%s.%s", h, p);
+	ck_assert(n > 0 && (size_t)n < cap);
+	mac_b64url(MAC_HS256, KEY, out, sig, sizeof(sig));
+	n = snprintf(out, cap, "%s.%s.%s", h, p, sig);
+	ck_assert(n > 0 && (size_t)n < cap);
+}
+
+START_TEST(jwt_bad_base64url)
+{
+	char h[128], p[512], bad[600], tok[1024];
+	struct tx_claims c;
+	b64url(h, sizeof(h), HS256);
+	b64url(p, sizeof(p), GOOD);
+	raw_token(h, p, tok, sizeof(tok));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_OK);
+	/* padding, a stray character, standard base64's alphabet, a space */
+	static const char *const edits[] = { "%s=", "%s==", "!%s", "%s!", " %s", "%s\n" };
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		snprintf(bad, sizeof(bad), edits[i], p);
+		raw_token(h, bad, tok, sizeof(tok));
+		ck_assert_msg(tx_jwt_verify(KEY, 32, tok, NOW, &c) == TX_JWT_EINVALID, "%s", tok);
+		snprintf(bad, sizeof(bad), edits[i], h);
+		raw_token(bad, p, tok, sizeof(tok));
+		ck_assert_msg(tx_jwt_verify(KEY, 32, tok, NOW, &c) == TX_JWT_EINVALID, "%s", tok);
+	}
+	/* six '?' encode as a '_' at any offset: swapped for standard's '/' */
+	b64url(p, sizeof(p), CLAIMS("\"42\"", "\"a??????@b.c\"", "1700000000", "1700003600"));
+	raw_token(h, p, tok, sizeof(tok));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_OK);
+	char *q = strchr(p, '_');
+	ck_assert_ptr_nonnull(q);
+	*q = '/';
+	raw_token(h, p, tok, sizeof(tok));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_EINVALID);
+	/* the signature in padded standard base64 */
+	b64url(p, sizeof(p), GOOD);
+	raw_token(h, p, tok, sizeof(tok));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_OK);
+	char *sig = strrchr(tok, '.') + 1;
+	unsigned char mac[64];
+	size_t maclen = 0;
+	ck_assert_int_eq(sodium_base642bin(mac, sizeof(mac), sig, strlen(sig), NULL, &maclen,
+					   NULL, B64URL), 0);
+	sodium_bin2base64(sig, sizeof(tok) - (size_t)(sig - tok), mac, maclen,
+			  sodium_base64_VARIANT_ORIGINAL);
+	ck_assert_ptr_nonnull(strchr(sig, '='));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_EINVALID);
+	/* four parts, an empty part */
+	b64url(p, sizeof(p), GOOD);
+	raw_token(h, p, tok, sizeof(tok));
+	size_t len = strlen(tok);
+	tok[len] = '.';
+	tok[len + 1] = '\0';
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_EINVALID);
+	raw_token(h, "", tok, sizeof(tok));
+	ck_assert_int_eq(tx_jwt_verify(KEY, 32, tok, NOW, &c), TX_JWT_EINVALID);
 }
 END_TEST
 
@@ -285,6 +378,7 @@ Suite *suite_jwt(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, jwt_round_trip);
 	tcase_add_loop_test(tc, jwt_hand_built, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, jwt_bad_base64url);
 	tcase_add_test(tc, jwt_email_bounds);
 	tcase_add_test(tc, jwt_tampered_payload);
 	tcase_add_test(tc, jwt_short_key);

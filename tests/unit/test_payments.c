@@ -17,9 +17,9 @@
 #include "core/db.h"
 #include "core/errors.h"
 #include "core/events.h"
-#include "core/http_client.h"
 #include "core/log.h"
 #include "payments/payments.h"
+#include "fakestripe.h"
 
 #define FAKE_KEY "sk_test_fake"
 
@@ -29,38 +29,10 @@ static struct tx_config stripe_cfg = { .payment_provider = "stripe",
 				       .stripe_key = FAKE_KEY,
 				       .stripe_timeout_ms = 2000 };
 
-static const char *fake_url(void)
-{
-	const char *u = getenv("FAKE_STRIPE_URL");
-	ck_assert_msg(u && *u, "FAKE_STRIPE_URL must be set (make test starts "
-			       "tests/fakes/fake_stripe.mjs)");
-	return u;
-}
-
 static void stripe_setup(void)
 {
-	stripe_cfg.stripe_api_base = fake_url();
+	stripe_cfg.stripe_api_base = fs_env("FAKE_STRIPE_URL");
 	stripe_cfg.stripe_timeout_ms = 2000;
-}
-
-static void uuid(char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
-	FILE *f = fopen("/dev/urandom", "rb");
-	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(fread(b, 1, sizeof(b), f), sizeof(b));
-	fclose(f);
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	size_t o = 0;
-	for (size_t i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = '\0';
 }
 
 /* ---- the test provider ----------------------------------------------------- */
@@ -116,8 +88,8 @@ START_TEST(test_provider_idempotency)
 {
 	char key[64], key2[64];
 	struct payments_result a, b, c;
-	uuid(key);
-	uuid(key2);
+	fs_uuid(key);
+	fs_uuid(key2);
 	ck_assert_int_eq(test_charge("tok_visa", key, &a), PAY_OK);
 	ck_assert_int_eq(test_charge("tok_visa", key, &b), PAY_OK);
 	ck_assert_str_eq(a.id, b.id);
@@ -152,7 +124,7 @@ START_TEST(test_provider_idempotency_threads)
 	char key[64];
 	pthread_t t[N];
 	struct idem_arg a[N];
-	uuid(key);
+	fs_uuid(key);
 	for (int i = 0; i < N; i++) {
 		a[i].key = key;
 		ck_assert_int_eq(pthread_create(&t[i], NULL, idem_thread, &a[i]), 0);
@@ -180,64 +152,17 @@ START_TEST(provider_choice)
 	c.payment_provider = "paypal";
 	ck_assert_ptr_null(payments_provider(&c));
 	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+	/* Unset: no default provider, and the message names the variable. */
+	c.payment_provider = "";
+	ck_assert_ptr_null(payments_provider(&c));
+	ck_assert_int_eq(payments_provider_init(&c, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "PAYMENT_PROVIDER must be set", 28) == 0, "%s", err);
+	c.payment_provider = NULL;
+	ck_assert_ptr_null(payments_provider(&c));
 }
 END_TEST
 
 /* ---- the fake Stripe's control endpoints ------------------------------------ */
-
-/* GET base + path, parsed (caller puts). */
-static struct json_object *fake_get(const char *path)
-{
-	char url[512];
-	struct tx_http_response r;
-	snprintf(url, sizeof(url), "%s%s", fake_url(), path);
-	ck_assert_msg(tx_http_get(url, NULL, 2000, 10000, 8u << 20, &r) == 0, "%s", r.error);
-	ck_assert_int_eq(r.status, 200);
-	struct json_object *o = json_tokener_parse(r.body.buf);
-	tx_http_response_release(&r);
-	ck_assert_ptr_nonnull(o);
-	return o;
-}
-
-static const char *jstr(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-/* The fake's charges made with metadata[orderId] = order (caller puts
- * the returned array's parent: *root). */
-static size_t fake_charges(const char *order, struct json_object **root,
-			   struct json_object *out[8])
-{
-	struct json_object *all, *md;
-	*root = fake_get("/_control/charges");
-	ck_assert(json_object_object_get_ex(*root, "charges", &all));
-	size_t n = 0;
-	for (size_t i = 0; i < json_object_array_length(all); i++) {
-		struct json_object *c = json_object_array_get_idx(all, i);
-		if (json_object_object_get_ex(c, "metadata", &md) &&
-		    strcmp(jstr(md, "orderId"), order) == 0 && n < 8)
-			out[n++] = c;
-	}
-	return n;
-}
-
-/* The last request the fake saw with this Idempotency-Key. */
-static struct json_object *fake_request(const char *key, struct json_object **root)
-{
-	struct json_object *all, *h, *found = NULL;
-	*root = fake_get("/_control/requests");
-	ck_assert(json_object_object_get_ex(*root, "requests", &all));
-	for (size_t i = 0; i < json_object_array_length(all); i++) {
-		struct json_object *r = json_object_array_get_idx(all, i);
-		if (json_object_object_get_ex(r, "headers", &h) &&
-		    strcmp(jstr(h, "idempotency-key"), key) == 0)
-			found = r;
-	}
-	ck_assert_msg(found != NULL, "no request with key %s", key);
-	return found;
-}
 
 /* ---- the Stripe client against the fake ------------------------------------- */
 
@@ -252,29 +177,32 @@ static enum payments_status stripe_charge(const char *token, int64_t cents,
 START_TEST(stripe_charge_request)
 {
 	char order[37], key[64];
-	uuid(order);
+	fs_uuid(order);
 	snprintf(key, sizeof(key), "pay-%s-1099-0", order);
 	struct payments_result r;
 	ck_assert_int_eq(stripe_charge("tok_visa", 1099, order, key, &r), PAY_OK);
 	ck_assert_msg(strncmp(r.id, "ch_", 3) == 0, "id %s", r.id);
-	struct json_object *root, *req = fake_request(key, &root), *h, *f;
+	struct json_object *root, *req = fs_request(key, &root), *h, *f;
 	ck_assert(json_object_object_get_ex(req, "headers", &h));
 	ck_assert(json_object_object_get_ex(req, "form", &f));
-	ck_assert_str_eq(jstr(req, "path"), "/v1/charges");
-	ck_assert_str_eq(jstr(h, "authorization"), "Bearer " FAKE_KEY);
-	ck_assert_str_eq(jstr(h, "stripe-version"), "2020-03-02");
-	ck_assert(strncmp(jstr(h, "content-type"), "application/x-www-form-urlencoded", 33) == 0);
-	ck_assert_str_eq(jstr(f, "amount"), "1099");
-	ck_assert_str_eq(jstr(f, "currency"), "usd");
-	ck_assert_str_eq(jstr(f, "source"), "tok_visa");
-	ck_assert_str_eq(jstr(f, "metadata[orderId]"), order);
+	ck_assert_str_eq(fs_jstr(req, "path"), "/v1/charges");
+	ck_assert_str_eq(fs_jstr(h, "authorization"), "Bearer " FAKE_KEY);
+	ck_assert_str_eq(fs_jstr(h, "stripe-version"), "2020-03-02");
+	ck_assert(strncmp(fs_jstr(h, "content-type"), "application/x-www-form-urlencoded", 33) == 0);
+	ck_assert_str_eq(fs_jstr(f, "amount"), "1099");
+	ck_assert_str_eq(fs_jstr(f, "currency"), "usd");
+	ck_assert_str_eq(fs_jstr(f, "source"), "tok_visa");
+	ck_assert_str_eq(fs_jstr(f, "metadata[orderId]"), order);
+	char desc[64];
+	snprintf(desc, sizeof(desc), "Order %s", order);
+	ck_assert_str_eq(fs_jstr(f, "description"), desc);
 	json_object_put(root);
 	/* The same key again: the fake replays, one charge in all. */
 	struct payments_result again;
 	ck_assert_int_eq(stripe_charge("tok_visa", 1099, order, key, &again), PAY_OK);
 	ck_assert_str_eq(again.id, r.id);
 	struct json_object *cs[8];
-	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(order, &root, cs), 1);
 	json_object_put(root);
 }
 END_TEST
@@ -283,7 +211,7 @@ START_TEST(stripe_declines)
 {
 	char order[37], key[80];
 	struct payments_result r;
-	uuid(order);
+	fs_uuid(order);
 	snprintf(key, sizeof(key), "pay-%s-a", order);
 	ck_assert_int_eq(stripe_charge("tok_chargeDeclined", 2000, order, key, &r), PAY_DECLINED);
 	ck_assert_str_eq(r.message, "Your card was declined.");
@@ -296,11 +224,16 @@ START_TEST(stripe_declines)
 	snprintf(key, sizeof(key), "pay-%s-c", order);
 	ck_assert_int_eq(stripe_charge("nope", 2000, order, key, &r), PAY_DECLINED);
 	ck_assert_str_eq(r.message, "No such token: 'nope'");
+	/* the form is escaped: the token arrives as it was, one field */
+	snprintf(key, sizeof(key), "pay-%s-e", order);
+	ck_assert_int_eq(stripe_charge("t&amount=1 +%=\xc3\xa9", 2000, order, key, &r),
+			 PAY_DECLINED);
+	ck_assert_str_eq(r.message, "No such token: 't&amount=1 +%=\xc3\xa9'");
 	snprintf(key, sizeof(key), "pay-%s-d", order);
 	ck_assert_int_eq(stripe_charge("tok_visa", 10, order, key, &r), PAY_DECLINED);
 	ck_assert_str_eq(r.code, "amount_too_small");
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(order, &root, cs), 0);
+	ck_assert_int_eq(fs_charges(order, &root, cs), 0);
 	json_object_put(root);
 }
 END_TEST
@@ -309,7 +242,7 @@ START_TEST(stripe_bad_key_and_500)
 {
 	char order[37], key[80];
 	struct payments_result r;
-	uuid(order);
+	fs_uuid(order);
 	struct tx_config bad = stripe_cfg;
 	bad.stripe_key = "sk_test_wrong";
 	struct payments_charge c = { "tok_visa", 2000, order, "k-bad" };
@@ -336,7 +269,7 @@ START_TEST(stripe_timeout_then_retry)
 {
 	char order[37], key[80];
 	struct payments_result r, again;
-	uuid(order);
+	fs_uuid(order);
 	snprintf(key, sizeof(key), "pay-%s-2000-0", order);
 	stripe_cfg.stripe_timeout_ms = 300;
 	ck_assert_int_eq(stripe_charge("tok_fake_delay_800", 2000, order, key, &r),
@@ -346,8 +279,8 @@ START_TEST(stripe_timeout_then_retry)
 	usleep(900 * 1000);
 	ck_assert_int_eq(stripe_charge("tok_fake_delay_800", 2000, order, key, &again), PAY_OK);
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
-	ck_assert_str_eq(jstr(cs[0], "id"), again.id);
+	ck_assert_int_eq(fs_charges(order, &root, cs), 1);
+	ck_assert_str_eq(fs_jstr(cs[0], "id"), again.id);
 	json_object_put(root);
 }
 END_TEST
@@ -356,7 +289,7 @@ START_TEST(stripe_refund)
 {
 	char order[37], key[160];
 	struct payments_result r, ref, ref2;
-	uuid(order);
+	fs_uuid(order);
 	snprintf(key, sizeof(key), "pay-%s", order);
 	ck_assert_int_eq(stripe_charge("tok_visa", 2000, order, key, &r), PAY_OK);
 	snprintf(key, sizeof(key), "refund-%s", r.id);
@@ -365,7 +298,7 @@ START_TEST(stripe_refund)
 	ck_assert_int_eq(payments_stripe_provider.refund(&stripe_cfg, r.id, key, &ref2), PAY_OK);
 	ck_assert_str_eq(ref.id, ref2.id);
 	struct json_object *root, *cs[8], *v;
-	ck_assert_int_eq(fake_charges(order, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(order, &root, cs), 1);
 	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
 	json_object_put(root);
 }
@@ -486,7 +419,7 @@ static int listen_batch(struct tx_ctx *c, const char *subject, char (*data)[256]
 	char ids[8][37], err[256] = "";
 	ck_assert_uint_le(n, 8);
 	for (size_t i = 0; i < n; i++) {
-		uuid(ids[i]);
+		fs_uuid(ids[i]);
 		ev[i] = (struct tx_event){ subject, ids[i], data[i], json_tokener_parse(data[i]) };
 		ck_assert_ptr_nonnull(ev[i].json);
 		ok[i] = true;
@@ -506,8 +439,8 @@ static int listen_batch(struct tx_ctx *c, const char *subject, char (*data)[256]
 START_TEST(listener_order_created)
 {
 	char id[37], user[37];
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	char *ev = NULL;
 	ck_assert_int_ge(asprintf(&ev, "{\"id\":\"%s\",\"version\":0,\"expiresAt\":\"alskdjf\","
 				  "\"userId\":\"%s\",\"status\":\"created\","
@@ -549,9 +482,9 @@ START_TEST(listener_order_created_batch_as_one_by_one)
 	char id[7][37], user[37], ev[8][256], got[128];
 	const bool want_ok[8] = { true, true, true, true, false, false, false, true };
 	bool ok[8];
-	uuid(user);
+	fs_uuid(user);
 	for (int i = 0; i < 7; i++)
-		uuid(id[i]);
+		fs_uuid(id[i]);
 	seed(id[3], user, "700", "cancelled", "60");
 	created_json(ev[0], id[0], user, "10", "created", "2030-01-02T03:04:05.678Z");
 	created_json(ev[1], id[1], user, "20.5", "created", "alskdjf");
@@ -588,9 +521,9 @@ START_TEST(listener_order_created_failed_batch_rolls_back)
 {
 	char id[2][37], user[37], ev[2][256], got[128];
 	bool ok[2];
-	uuid(user);
-	uuid(id[0]);
-	uuid(id[1]);
+	fs_uuid(user);
+	fs_uuid(id[0]);
+	fs_uuid(id[1]);
 	created_json(ev[0], id[0], user, "10", "created", "");
 	created_json(ev[1], id[1], user, "20", "created", "");
 	struct tx_ctx *other = ctx_new(&test_cfg);
@@ -617,8 +550,8 @@ END_TEST
 START_TEST(listener_order_cancelled)
 {
 	char id[37], user[37], ev[256];
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	snprintf(ev, sizeof(ev), "{\"id\":\"%s\",\"version\":2,\"ticket\":{\"id\":\"x\"}}", id);
 	ck_assert_int_eq(listen_(ctx, "order:cancelled", ev), TX_EV_RETRY); /* no replica yet */
 	seed(id, user, "1000", "created", "60");
@@ -651,9 +584,9 @@ START_TEST(listener_order_cancelled_batch)
 {
 	char id[5][37], user[37], ev[6][256];
 	bool ok[6];
-	uuid(user);
+	fs_uuid(user);
 	for (int i = 0; i < 5; i++)
-		uuid(id[i]);
+		fs_uuid(id[i]);
 	for (int i = 0; i < 4; i++)
 		seed(id[i], user, "1000", "created", "60");
 	q(ctx, &SQL_SEED_PAYMENT, (const char *const[]){ id[3] });
@@ -686,9 +619,9 @@ START_TEST(pay_test_provider)
 {
 	char id[37], user[37], other[37];
 	struct payments_outcome out;
-	uuid(id);
-	uuid(user);
-	uuid(other);
+	fs_uuid(id);
+	fs_uuid(user);
+	fs_uuid(other);
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), -TX_E_NOT_FOUND);
 	ck_assert_int_eq(payments_pay(ctx, user, "abc", "tok_visa", &out), -TX_E_BAD_REQUEST);
 	seed(id, user, "1099", "created", "60");
@@ -722,17 +655,17 @@ START_TEST(pay_refusals)
 {
 	char id[37], user[37];
 	struct payments_outcome out;
-	uuid(user);
-	uuid(id);
+	fs_uuid(user);
+	fs_uuid(id);
 	seed(id, user, "2000", "cancelled", "60");
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
 	ck_assert_str_eq(out.refusal, PAY_MSG_CANCELLED);
-	uuid(id);
+	fs_uuid(id);
 	seed(id, user, "2000", "created", "60");
 	ck_assert_int_eq(payments_pay(ctx, user, id, "", &out), 0);
 	ck_assert_str_eq(out.refusal, PAY_MSG_NO_CARD);
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_ATTEMPTS_OF, (const char *const[]){ id })), 0);
-	uuid(id);
+	fs_uuid(id);
 	seed(id, user, "2000", "created", "-1");
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
 	ck_assert_str_eq(out.refusal, PAY_MSG_EXPIRED);
@@ -746,8 +679,8 @@ START_TEST(pay_stripe_timeout_then_retry)
 {
 	char id[37], user[37];
 	struct payments_outcome out;
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	seed(id, user, "2000", "created", "60");
 	stripe_cfg.stripe_timeout_ms = 300;
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_fake_delay_800", &out),
@@ -758,9 +691,9 @@ START_TEST(pay_stripe_timeout_then_retry)
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_fake_delay_800", &out), 0);
 	ck_assert_ptr_nonnull(out.payment_id);
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
-	ck_assert_str_eq(PQgetvalue(r, 0, 1), jstr(cs[0], "id"));
+	ck_assert_str_eq(PQgetvalue(r, 0, 1), fs_jstr(cs[0], "id"));
 	json_object_put(root);
 }
 END_TEST
@@ -769,8 +702,8 @@ START_TEST(pay_stripe_declined)
 {
 	char id[37], user[37];
 	struct payments_outcome out;
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	seed(id, user, "2000", "created", "60");
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_chargeDeclined", &out), 0);
 	ck_assert_str_eq(out.refusal, "Your card was declined.");
@@ -810,8 +743,8 @@ static void *pay_thread(void *p)
  * caller cancels the order while it waits. */
 static void start_slow_payer(char id[37], char user[37], struct pay_arg *a, pthread_t *t)
 {
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	seed(id, user, "2000", "created", "60");
 	*a = (struct pay_arg){ id, user, "tok_fake_delay_1200", -1, { 0 }, "" };
 	ck_assert_int_eq(pthread_create(t, NULL, pay_thread, a), 0);
@@ -838,7 +771,7 @@ static void assert_payer_refunded(const char *id, pthread_t t, const struct pay_
 		      PQgetvalue(r, 0, 2));
 	ck_assert_str_eq(PQgetvalue(r, 0, 3), "t");
 	struct json_object *root, *cs[8], *v;
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
 	json_object_put(root);
 }
@@ -875,8 +808,8 @@ static void crashed_after_charge(const char *status, char id[37], char user[37],
 {
 	char key[128];
 	struct payments_result r;
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	seed(id, user, "2000", status, "60");
 	snprintf(key, sizeof(key), "pay-%s-2000-0", id);
 	q(ctx, &SQL_OPEN_ATTEMPT_SEED, (const char *const[]){ key, id, "2000", "tok_visa" });
@@ -909,7 +842,7 @@ START_TEST(settler_records_orphan_charge)
 	settle_open(); /* nothing left of it: no second payment */
 	ck_assert_int_eq(PQntuples(q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id })), 1);
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	json_object_put(root);
 	struct payments_outcome out;
 	ck_assert_int_eq(payments_pay(ctx, user, id, "tok_visa", &out), 0);
@@ -928,7 +861,7 @@ START_TEST(settler_refunds_orphan_charge_of_cancelled_order)
 	ck_assert_str_eq(PQgetvalue(r, 0, 0), "refunded");
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
 	struct json_object *root, *cs[8], *v;
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	ck_assert(json_object_object_get_ex(cs[0], "refunded", &v) && json_object_get_boolean(v));
 	json_object_put(root);
 }
@@ -946,7 +879,7 @@ START_TEST(pay_replays_open_attempt)
 	PGresult *r = q(ctx, &SQL_PAYMENTS_OF, (const char *const[]){ id });
 	ck_assert_str_eq(PQgetvalue(r, 0, 1), charge);
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	json_object_put(root);
 }
 END_TEST
@@ -991,8 +924,8 @@ START_TEST(pay_stripe_concurrent_once)
 {
 	enum { N = 8 };
 	char id[37], user[37];
-	uuid(id);
-	uuid(user);
+	fs_uuid(id);
+	fs_uuid(user);
 	seed(id, user, "2000", "created", "60");
 	pthread_t t[N];
 	struct pay_arg a[N];
@@ -1010,7 +943,7 @@ START_TEST(pay_stripe_concurrent_once)
 	ck_assert_int_eq(paid, 1);
 	ck_assert_int_eq(refused, N - 1);
 	struct json_object *root, *cs[8];
-	ck_assert_int_eq(fake_charges(id, &root, cs), 1);
+	ck_assert_int_eq(fs_charges(id, &root, cs), 1);
 	json_object_put(root);
 }
 END_TEST
