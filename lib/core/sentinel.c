@@ -147,12 +147,10 @@ static struct timeval ms_tv(int ms)
 	return tv;
 }
 
-/* A connection to one sentinel, authenticated if we have a password; NULL
- * with the reason appended to why. */
+/* A connection to one sentinel; NULL with the reason appended to why. */
 static redisContext *sentinel_connect(const struct tx_sentinels *s,
-				      const struct tx_sentinel_addr *a,
-				      const char *user, const char *password,
-				      char *why, size_t whylen)
+				      const struct tx_sentinel_addr *a, char *why,
+				      size_t whylen)
 {
 	redisContext *c = redisConnectWithTimeout(a->host, a->port, ms_tv(s->timeout_ms));
 	if (!c || c->err) {
@@ -163,41 +161,63 @@ static redisContext *sentinel_connect(const struct tx_sentinels *s,
 		return NULL;
 	}
 	redisSetTimeout(c, ms_tv(s->timeout_ms));
-	if (!password || !*password)
-		return c;
+	return c;
+}
+
+/* AUTH [user] password on c; 0 or -1 with the reason appended. */
+static int authenticate(redisContext *c, const struct tx_sentinel_addr *a,
+			const char *user, const char *password, char *why,
+			size_t whylen)
+{
 	const char *argv[3] = { "AUTH" };
 	int argc = 1;
 	if (user && *user)
 		argv[argc++] = user;
 	argv[argc++] = password;
 	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
-	/* A sentinel without a password of its own is asked anyway. */
-	bool ok = r && (r->type != REDIS_REPLY_ERROR ||
-			strstr(r->str, "without any password configured"));
-	if (!ok) {
+	bool ok = r && r->type != REDIS_REPLY_ERROR;
+	if (!ok)
 		addf(why, whylen, "%s:%d: AUTH: %s; ", a->host, a->port,
 		     r ? r->str : c->errstr);
-		redisFree(c);
-		c = NULL;
-	}
 	if (r)
 		freeReplyObject(r);
-	return c;
+	return ok ? 0 : -1;
+}
+
+/* The question, answered; authenticated first if the sentinel asks for
+ * it (NOAUTH), with the credentials the Redis nodes get: a sentinel may
+ * have the same users, or none. NULL on I/O error (c->err set) or when
+ * AUTH is refused (the reason appended to why). */
+static redisReply *question(const struct tx_sentinels *s, redisContext *c,
+			    const struct tx_sentinel_addr *a, const char *user,
+			    const char *password, char *why, size_t whylen)
+{
+	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", s->master };
+	redisReply *r = redisCommandArgv(c, 3, argv, NULL);
+	if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0 &&
+	    password && *password) {
+		freeReplyObject(r);
+		r = NULL;
+		if (authenticate(c, a, user, password, why, whylen) == 0)
+			r = redisCommandArgv(c, 3, argv, NULL);
+	}
+	return r;
 }
 
 /* [host, port] from the sentinel at a on c; 0 or -1 with the reason
  * appended. */
 static int ask(const struct tx_sentinels *s, redisContext *c,
-	       const struct tx_sentinel_addr *a, char *host, size_t hostlen,
-	       int *port, char *why, size_t whylen)
+	       const struct tx_sentinel_addr *a, const char *user,
+	       const char *password, char *host, size_t hostlen, int *port,
+	       char *why, size_t whylen)
 {
-	const char *argv[] = { "SENTINEL", "get-master-addr-by-name", s->master };
-	redisReply *r = redisCommandArgv(c, 3, argv, NULL);
+	redisReply *r = question(s, c, a, user, password, why, whylen);
 	long p = 0;
 	int rc = -1;
-	if (!r)
-		addf(why, whylen, "%s:%d: %s; ", a->host, a->port, c->errstr);
-	else if (r->type == REDIS_REPLY_NIL)
+	if (!r) {
+		if (c->err)
+			addf(why, whylen, "%s:%d: %s; ", a->host, a->port, c->errstr);
+	} else if (r->type == REDIS_REPLY_NIL)
 		addf(why, whylen, "%s:%d: no master named %s; ", a->host, a->port, s->master);
 	else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
 		 r->element[0]->type != REDIS_REPLY_STRING ||
@@ -231,10 +251,9 @@ int tx_sentinel_master(struct tx_sentinels *s, const char *user,
 	for (size_t k = 0; k < s->n; k++) {
 		size_t i = (s->first + k) % s->n;
 		bool kept = k == 0 && s->c;
-		redisContext *c = kept ? s->c
-				       : sentinel_connect(s, &s->addr[i], user, password,
-							  why, sizeof(why));
-		if (c && ask(s, c, &s->addr[i], host, hostlen, port, why, sizeof(why)) == 0) {
+		redisContext *c = kept ? s->c : sentinel_connect(s, &s->addr[i], why, sizeof(why));
+		if (c && ask(s, c, &s->addr[i], user, password, host, hostlen, port, why,
+			     sizeof(why)) == 0) {
 			if (!kept) {
 				tx_sentinels_release(s);
 				s->c = c;

@@ -21,8 +21,9 @@
  *
  * (port 26379 by default; the form of Lettuce and others). userinfo and db
  * mean what they mean in redis://: the same credentials are used with the
- * master, the replicas and the sentinels (a sentinel without a password is
- * asked anyway). tx_config builds it from REDIS_SENTINELS,
+ * master, the replicas and the sentinels (with a sentinel, only if it
+ * answers NOAUTH: a sentinel may have the same users, or none). tx_config
+ * builds it from REDIS_SENTINELS,
  * REDIS_MASTER_NAME and REDIS_URL (see tx_sentinel_url).
  */
 #ifndef TX_SENTINEL_H
@@ -69,8 +70,8 @@ int tx_sentinel_url(const char *redis_url, const char *sentinels,
 
 /* Ask the sentinels for the master's address, into host and *port: the
  * one that answered last first, on the connection kept to it; the others
- * in turn, each on a new connection, with user and password (NULL or
- * empty: none) sent with AUTH first. 0, or -1 with err naming each
+ * in turn, each on a new connection; AUTH with user and password (NULL or
+ * empty: none) to one that asks for it. 0, or -1 with err naming each
  * sentinel's failure. */
 int tx_sentinel_master(struct tx_sentinels *s, const char *user,
 		       const char *password, char *host, size_t hostlen,

@@ -14,8 +14,13 @@
 # so the pair is whole again afterwards. The tests find out the roles by
 # asking (ROLE, pg_is_in_recovery), never from the order of the ports.
 #
+# Both nodes also have an ACL user fx-app (a password, only the commands
+# the client sends); a fourth sentinel of the same master answers only
+# that user.
+#
 # DIR/env exports TEST_SENTINELS (host:port,...), TEST_REDIS_MASTER_NAME,
-# TEST_REDIS_NODES (the two redis:// URLs), TEST_PG_HOST (the socket
+# TEST_REDIS_NODES (the two redis:// URLs), TEST_REDIS_ACL (user:password),
+# TEST_AUTH_SENTINEL (host:port), TEST_PG_HOST (the socket
 # directory), TEST_PG_PORTS ("P1 P2") and TEST_FAILOVER_CTL (the command
 # line of this script's pg-failover for DIR). Every process started here
 # is stopped by the PID it recorded.
@@ -56,6 +61,7 @@ standby_of() { # new standby port, primary port
 		pg_start "$1"
 }
 
+ACL_PW=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 redis_up() {
 	local m r s i
 	m=$(free_port); r=$(free_port)
@@ -65,6 +71,8 @@ redis_up() {
 		  echo "save \"\""; echo "appendonly no"; echo "repl-diskless-sync-delay 0"
 		  echo "daemonize yes"; echo "pidfile $D/redis-$i.pid"
 		  echo "logfile $D/redis-$i.log"
+		  echo "user default on nopass ~* &* +@all"
+		  echo "user fx-app on >$ACL_PW resetchannels ~* -@all +ping +select +role +set +wait"
 		  [ "$i" = r ] && echo "replicaof 127.0.0.1 $m"; } >"$D/redis-$i/redis.conf"
 		redis-server "$D/redis-$i/redis.conf" || return 1
 		wait_for 50 redis-cli -p "${!i}" ping || return 1
@@ -93,7 +101,22 @@ redis_up() {
 			[[ $out == *"num-slaves 1 "* && $out == *"num-other-sentinels 2 "* ]] || return 1
 		done
 	}
-	wait_for 300 ready
+	wait_for 300 ready || return 1
+	# A fourth sentinel of the same master that wants a password (user
+	# fx-app, as on the nodes). It follows every failover as the others
+	# do (their announcements reach it through the master); they cannot
+	# ask it anything, which costs nothing with three of them.
+	AUTH_SENTINEL_PORT=$(free_port)
+	mkdir -p "$D/sentinel-auth"
+	{ echo "bind 127.0.0.1"; echo "port $AUTH_SENTINEL_PORT"; echo "dir $D/sentinel-auth"
+	  echo "daemonize yes"; echo "pidfile $D/sentinel-auth.pid"
+	  echo "logfile $D/sentinel-auth.log"
+	  echo "sentinel monitor $NAME 127.0.0.1 $m 2"
+	  echo "user default off"
+	  echo "user fx-app on >$ACL_PW resetchannels -@all +ping +sentinel|get-master-addr-by-name"
+	} >"$D/sentinel-auth/sentinel.conf"
+	redis-sentinel "$D/sentinel-auth/sentinel.conf" &&
+		wait_for 50 test -s "$D/sentinel-auth.pid"
 }
 
 pg_up() {
@@ -115,6 +138,8 @@ up)
 export TEST_SENTINELS=$SENTINELS
 export TEST_REDIS_MASTER_NAME=$NAME
 export TEST_REDIS_NODES="$NODES"
+export TEST_REDIS_ACL="fx-app:$ACL_PW"
+export TEST_AUTH_SENTINEL=127.0.0.1:$AUTH_SENTINEL_PORT
 export TEST_PG_HOST=$D/pg
 export TEST_PG_PORTS="$P1 $P2"
 export TEST_FAILOVER_CTL="$SELF pg-failover $D"

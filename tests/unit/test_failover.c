@@ -282,6 +282,45 @@ START_TEST(sentinel_naming_a_replica_is_refused)
 }
 END_TEST
 
+/* REDIS_URL's user and password reach the sentinels too: one that wants
+ * a password (NOAUTH) gets AUTH with the program's ACL user, as the nodes
+ * do; the user may run its commands (ROLE among them) and no others. */
+START_TEST(sentinel_and_nodes_with_an_acl_user)
+{
+	char url[512], err[256], role[16];
+	const char *acl = env("TEST_REDIS_ACL"), *name = env("TEST_REDIS_MASTER_NAME");
+	const char *set[] = { "SET", "tx-failover-acl", "v" }, *get[] = { "GET", "tx-failover-acl" };
+	snprintf(url, sizeof(url), "redis-sentinel://%s@%s/0#%s", acl,
+		 env("TEST_AUTH_SENTINEL"), name);
+	struct tx_redis *r = tx_redis_new(url, "", 2000, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	redisReply *rep = tx_redis_cmd(r, 3, set, NULL);
+	ck_assert_msg(rep && rep->type == REDIS_REPLY_STATUS, "%s",
+		      rep ? rep->str : tx_redis_error(r));
+	freeReplyObject(rep);
+	ck_assert_str_eq(role_of(r, role, sizeof(role)), "master");
+	rep = tx_redis_cmd(r, 2, get, NULL); /* not one of fx-app's commands */
+	ck_assert(tx_redis_is_error(rep, "NOPERM"));
+	freeReplyObject(rep);
+	tx_redis_free(r);
+
+	snprintf(url, sizeof(url), "redis-sentinel://%s@%s/0#%s", acl, env("TEST_SENTINELS"), name);
+	r = tx_redis_new(url, "", 2000, err, sizeof(err));
+	rep = tx_redis_cmd(r, 3, set, NULL);
+	ck_assert_msg(rep && rep->type == REDIS_REPLY_STATUS, "%s",
+		      rep ? rep->str : tx_redis_error(r));
+	freeReplyObject(rep);
+	tx_redis_free(r);
+
+	snprintf(url, sizeof(url), "redis-sentinel://fx-app:wrong@%s/0#%s",
+		 env("TEST_AUTH_SENTINEL"), name);
+	r = tx_redis_new(url, "", 2000, err, sizeof(err));
+	ck_assert_int_lt(tx_redis_connect(r), 0);
+	ck_assert_msg(strstr(tx_redis_error(r), "AUTH: WRONGPASS"), "%s", tx_redis_error(r));
+	tx_redis_free(r);
+}
+END_TEST
+
 /* READONLY (a write on a replica) drops the connection like a lost one. */
 START_TEST(readonly_reply_drops_the_connection)
 {
@@ -593,6 +632,7 @@ Suite *suite_failover(void)
 	tcase_add_test(tc, sentinel_finds_the_master);
 	tcase_add_test(tc, sentinel_unknown_master_fails_fast);
 	tcase_add_test(tc, sentinel_naming_a_replica_is_refused);
+	tcase_add_test(tc, sentinel_and_nodes_with_an_acl_user);
 	tcase_add_test(tc, readonly_reply_drops_the_connection);
 	tcase_add_test(tc, wait_counts_the_replicas);
 	tcase_add_test(tc, relay_waits_for_the_replica);
