@@ -318,14 +318,24 @@ on lb psql "$SU" -Xq -c "CREATE TABLE IF NOT EXISTS public.failover_probe (t tim
 say "Postgres up in $(elapsed "$t") s: $(on mon "${PGA[@]}" pg_autoctl show uri --formation default --pgdata "$T/pg/monitor" 2>/dev/null)"
 
 # ---- Redis: master, replica, three sentinels -----------------------------------------------
+# With the users of deploy/redis (scripts/redis-users.sh): each program its
+# own, with its password, on the nodes and, for the one question they ask
+# (where is the master), on the sentinels. The default user (the
+# operator's, here the script's) is how replicas and sentinels reach the
+# nodes and sentinels each other.
 MASTER_NAME=ticketing
+"$ROOT/scripts/redis-users.sh" "$T/secrets.env" "$T/redis-users.conf" || abort "redis users"
+secret() { sed -n "s/^REDIS_$1_PASSWORD=//p" "$T/secrets.env" | tail -1; }
+export REDISCLI_AUTH=$(secret ADMIN) # redis-cli's password, never on its command line
 redis_conf() { # HOST [replicaof host port]
 	local h=$1
-	mkdir -p "$T/redis-$h"
+	mkdir -p "$T/redis-$h" && chmod 0700 "$T/redis-$h"
 	{ echo "bind ${ADDR[$h]}"; echo "port ${RD_PORT[$h]}"; echo "dir $T/redis-$h"
 	  echo "protected-mode no"; echo "appendonly yes"; echo "appendfsync always"; echo 'save ""'
 	  # a returning replica resyncs at once (the default waits 5 s)
 	  echo "repl-diskless-sync-delay 0"
+	  echo "masterauth $REDISCLI_AUTH"
+	  grep '^user ' "$T/redis-users.conf"
 	  if [ $# -eq 3 ]; then echo "replicaof $2 $3"; fi; } >"$T/redis-$h/redis.conf"
 }
 redis_start() { # HOST [replicaof host port]: from its config, as a replica if told
@@ -342,7 +352,11 @@ sentinel_start() { # HOST
 	  echo "protected-mode no"
 	  echo "sentinel monitor $MASTER_NAME ${ADDR[rd1]} $RD1_PORT 2"
 	  echo "sentinel down-after-milliseconds $MASTER_NAME 3000"
-	  echo "sentinel failover-timeout $MASTER_NAME 20000"; } >"$T/sentinel-$h/sentinel.conf"
+	  echo "sentinel failover-timeout $MASTER_NAME 20000"
+	  echo "sentinel auth-pass $MASTER_NAME $REDISCLI_AUTH"
+	  echo "sentinel sentinel-pass $REDISCLI_AUTH"
+	  sed -n -e '/^user default /p' -e 's/^\(user ticketing-[a-z]* on #[0-9a-f]*\) .*/\1 resetchannels -@all +ping +sentinel|get-master-addr-by-name/p' \
+		"$T/redis-users.conf"; } >"$T/sentinel-$h/sentinel.conf"
 	start "$h" "sentinel-$h" "$T/log/sentinel-$h.log" redis-sentinel "$T/sentinel-$h/sentinel.conf"
 }
 rcli() { on lb timeout 2 redis-cli -h "$1" -p "$2" "${@:3}"; } # a cut-off host must not hang us
@@ -404,15 +418,18 @@ export STRIPE_TIMEOUT_MS=5000 PAYMENT_SETTLE_AFTER_MS=2000
 export REDIS_SENTINELS=$SENTINELS REDIS_MASTER_NAME=$MASTER_NAME REDIS_WAIT_REPLICAS=1
 unset REDIS_URL RUN_DIR METRICS_DIR DATABASE_URL http_proxy https_proxy HTTP_PROXY HTTPS_PROXY
 export FCGI_WEB_SERVER_ADDRS=${ADDR[lb]}
+# A program's Redis credentials (its host is not used: the sentinels say).
+redis_url() { case $1 in tickets | ops | worker) echo "redis://ticketing-$1:$(secret "${1^^}")@sentinel/0" ;; esac; }
 for s in auth tickets orders payments ops; do
 	export "${s^^}_DATABASE_URL=host=$PG_HOSTS port=$PG_PORTS dbname=ticketing user=$s"
 done
 for h in $APP_HOSTS; do
 	for s in "${!SVC_PORT[@]}"; do
 		[ -x "$BIN/$s" ] || continue
-		start "$h" "$h-$s" "$T/log/$h-$s.log" "$BIN/$s" --socket "${ADDR[$h]}:${SVC_PORT[$s]}" --threads 4
+		start "$h" "$h-$s" "$T/log/$h-$s.log" env REDIS_URL="$(redis_url "$s")" \
+			"$BIN/$s" --socket "${ADDR[$h]}:${SVC_PORT[$s]}" --threads 4
 	done
-	start "$h" "$h-worker" "$T/log/$h-worker.log" "$BIN/worker"
+	start "$h" "$h-worker" "$T/log/$h-worker.log" env REDIS_URL="$(redis_url worker)" "$BIN/worker"
 done
 # nginx: nginx.conf.in with each unix-socket upstream replaced by the app hosts
 : >"$T/nginx/limit-zone.conf"; : >"$T/nginx/limit.conf"
@@ -628,6 +645,7 @@ drill() { # name
 	start lb load "$T/log/load-$name.out" env TEST_BASE_URL="$BASE" LOAD_TIMELINE="$tl" \
 		"$BIN/load" "$load_s" 6 "$RECORD" "$name-$$"
 	start lb probe "$T/log/probe-$name.out" env DATABASE_URL="${SU%% target_session*}" \
+		REDIS_URL="redis://:$REDISCLI_AUTH@sentinel/0" \
 		"$BIN/failover_probe" $((load_s + 60)) "$pr"
 	sleep "$WARM_S"
 	$fn >>"$T/log/drill-$name.log" 2>&1; frc=$?
@@ -642,7 +660,7 @@ drill() { # name
 	local due; due=$(fell_due "$FAULT_AT" "$RECOVERED_AT")
 	# the checks
 	local rurl; read -r rh rp <<<"$(redis_master)"
-	rurl=redis://$rh:$rp/0
+	rurl=redis://:$REDISCLI_AUTH@$rh:$rp/0
 	on lb env DATABASE_URL="$SU" REDIS_URL="$rurl" FAKE_STRIPE_URL="$FAKE_STRIPE_URL" \
 		EXPIRATION_GRACE_SECONDS=3 DRAIN_SECONDS=60 "$ROOT/tests/faults/check_invariants.sh" "$RECORD" \
 		>"$T/log/check-$name.out" 2>&1; crc=$?
