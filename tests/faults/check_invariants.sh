@@ -80,7 +80,6 @@ groups() {
 	for s in $SUBJECTS; do
 		key=$PFX$s
 		[ "$(rraw EXISTS "$key")" = 1 ] || continue
-		# lag is nil when Redis cannot count it: compare ids instead
 		last=$(rraw XINFO STREAM "$key" | awk 'prev == "last-generated-id" { print; exit } { prev = $0 }')
 		rraw XINFO GROUPS "$key" | awk -v s="$s" -v last="$last" '
 			prev == "name" { g = $0 } prev == "pending" { p = $0 }
