@@ -5,6 +5,7 @@
 #   make fuzz    libFuzzer harnesses for the parsers (FUZZ_SECONDS each)
 #   make lint    clang-format check and the banned-function grep
 #   make bench   figures on this machine, a table in build/bench/results.txt
+#   make failover  failover drills on simulated hosts (root; see README)
 #
 # BUILD=release (default) builds into build/release, BUILD=asan into
 # build/asan with AddressSanitizer and UndefinedBehaviorSanitizer.
@@ -120,7 +121,7 @@ $(O)/bin/%: $(O)/tests/load/%.o $(O)/tests/http/client.o
 # Fault drills (tests/faults/NAME.c -> bin/NAME; scripts/faults.sh runs them).
 FAULT_PROGS := $(patsubst tests/faults/%.c,$(O)/bin/%,$(wildcard tests/faults/*.c))
 build: $(FAULT_PROGS)
-$(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o
+$(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CURL_LIBS)
 
@@ -128,6 +129,13 @@ $(O)/bin/%: $(O)/tests/faults/%.o $(O)/tests/http/client.o
 faults: deps
 	@$(MAKE) --no-print-directory BUILD=release build
 	@scripts/faults.sh full
+
+# Failover drills (root): replicated Postgres (pg_auto_failover) and Redis
+# (Sentinel) on simulated hosts, their primary and master lost under load.
+.PHONY: failover
+failover: deps
+	@$(MAKE) --no-print-directory BUILD=release build
+	@scripts/failover.sh full
 
 # ---- the two commands of README.md -------------------------------------
 
@@ -213,6 +221,8 @@ install: $(PROGS)
 	install -m 0644 deploy/systemd/ticketing.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ticketing.conf
 	install -m 0644 deploy/systemd/ticketing.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ticketing.conf
 	DESTDIR='$(DESTDIR)' scripts/install-config.sh $(SHARE)/env $(DESTDIR)$(SYSCONFDIR)
+	install -d $(SHARE)/failover
+	install -m 0644 deploy/failover/* $(SHARE)/failover/
 
 lint:
 	@scripts/lint.sh

@@ -22,6 +22,9 @@ if ! node_ok; then
 elif ! command -v npm >/dev/null; then
 	pkgs+=(npm)
 fi
+# Failover (scripts/failover.sh, make test's short drill): Redis Sentinel,
+# pg_auto_failover for the packaged Postgres, jq for the invariant checks.
+pkgs+=(redis-sentinel pg-auto-failover-cli postgresql-15-auto-failover jq)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||

@@ -81,6 +81,7 @@ fake_pid= fixture_pid=
 cleanup() {
 	[ -n "$fake_pid" ] && kill "$fake_pid" 2>/dev/null
 	[ -n "$fixture_pid" ] && kill "$fixture_pid" 2>/dev/null
+	tests/stack/failover_fixture.sh down "$DATA/failover" >/dev/null 2>&1
 	scripts/stack.sh down >/dev/null 2>&1 || true
 	if [ "$failed" -eq 0 ] && [ -z "${KEEP_TEST_DATA:-}" ]; then
 		rm -rf "$DATA"
@@ -114,6 +115,12 @@ node tests/fakes/http_fixture.mjs "$DATA/http_fixture" "$FAKE_STRIPE_URL" \
 fixture_pid=$!
 for _ in $(seq 200); do [ -s "$DATA/http_fixture/env" ] && break; sleep 0.05; done
 [ -s "$DATA/http_fixture/env" ] && . "$DATA/http_fixture/env"
+
+# Replicated Redis (three sentinels) and Postgres (a streaming standby) for
+# the failover client tests (tests/unit/test_failover.c).
+tests/stack/failover_fixture.sh up "$DATA/failover" >"$DATA/log/failover-fixture.log" 2>&1 ||
+	tail -5 "$DATA/log/failover-fixture.log"
+[ -s "$DATA/failover/env" ] && . "$DATA/failover/env"
 
 run_suite unit-release build/release/bin/unit-tests
 run_suite unit-asan build/asan/bin/unit-tests
@@ -258,6 +265,21 @@ f_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${f_line:-x 1 failed}")
 [ "$faults_rc" -ne 0 ] && [ "$f_fail" -eq 0 ] && f_fail=1
 passed=$((passed + f_pass)); failed=$((failed + f_fail))
 echo "faults: $(if [ "$faults_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($f_pass passed, $f_fail failed)" >>"$results"
+
+# Failover, the short set (scripts/failover.sh short: Postgres under
+# pg_auto_failover and Redis under three sentinels on loopback; the Redis
+# master, then the Postgres primary, killed under load; invariants and
+# replicas checked after each). Each drill counts as one test.
+echo "== failover drills (short)"
+BIN=$ROOT/build/release/bin timeout 600 scripts/failover.sh short >"$DATA/log/failover.out" 2>&1
+fo_rc=$?
+grep -E '^drill ' "$DATA/log/failover.out" | awk '!seen[$0]++'
+fo_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$DATA/log/failover.out" | tail -1)
+fo_pass=$(sed -E 's/ passed.*//' <<<"${fo_line:-0 passed}")
+fo_fail=$(sed -E 's/.* ([0-9]+) failed/\1/' <<<"${fo_line:-x 1 failed}")
+[ "$fo_rc" -ne 0 ] && [ "$fo_fail" -eq 0 ] && fo_fail=1
+passed=$((passed + fo_pass)); failed=$((failed + fo_fail))
+echo "failover: $(if [ "$fo_rc" -eq 0 ]; then echo ok; else echo FAILED; fi) ($fo_pass passed, $fo_fail failed)" >>"$results"
 
 echo "== fuzz (short run)"
 if make --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10} >"$DATA/log/fuzz.out" 2>&1; then

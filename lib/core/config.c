@@ -1,6 +1,7 @@
 /* config.c: environment variables -> struct tx_config. */
 #include "config.h"
 #include "jwt.h"
+#include "sentinel.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -58,6 +59,10 @@ static const struct num_var num_vars[] = {
 	  offsetof(struct tx_config, list_cache_max_age_ms) },
 	{ "LIST_CACHE_MAX_BYTES", 1 << 20, 0, 64 << 20,
 	  offsetof(struct tx_config, list_cache_max_bytes) },
+	{ "REDIS_WAIT_REPLICAS", 0, 0, 16,
+	  offsetof(struct tx_config, redis_wait_replicas) },
+	{ "REDIS_WAIT_TIMEOUT_MS", 1000, 10, 4000,
+	  offsetof(struct tx_config, redis_wait_timeout_ms) },
 };
 
 static int load_numbers(struct tx_config *c, char *err, size_t errlen)
@@ -113,6 +118,29 @@ static int load_database_url(struct tx_config *c, const char *service,
 	return 0;
 }
 
+/* REDIS_SENTINELS set: redis_url becomes the sentinel URL of those
+ * sentinels and REDIS_MASTER_NAME, with REDIS_URL's credentials and
+ * database (its host is not used then). */
+static int load_sentinels(struct tx_config *c, char *err, size_t errlen)
+{
+	const char *list = getenv("REDIS_SENTINELS");
+	if (!list || !*list)
+		return 0;
+	struct tx_sentinels probe;
+	char plain[1024];
+	if (tx_sentinel_url(getenv("REDIS_URL"), list, env_or("REDIS_MASTER_NAME", "mymaster"),
+			    c->redis_sentinel_url, sizeof(c->redis_sentinel_url)) < 0 ||
+	    tx_sentinel_parse_url(c->redis_sentinel_url, &probe, plain, sizeof(plain), err,
+				  errlen) < 0) {
+		snprintf(err, errlen, "REDIS_SENTINELS must be host[:port],... (at most %d), "
+			 "REDIS_MASTER_NAME a name of [A-Za-z0-9._-], REDIS_URL redis://...",
+			 TX_SENTINEL_MAX);
+		return -1;
+	}
+	c->redis_url = c->redis_sentinel_url;
+	return 0;
+}
+
 static int load_password_cost(struct tx_config *c, char *err, size_t errlen)
 {
 	const char *cost = env_or("PASSWORD_COST", "owasp");
@@ -164,6 +192,7 @@ int tx_config_load_flags(struct tx_config *c, const char *service,
 	if (((flags & TX_CONFIG_NO_JWT_KEY) == 0 && load_key(c, err, errlen) < 0) ||
 	    load_numbers(c, err, errlen) < 0 ||
 	    load_database_url(c, service, err, errlen) < 0 ||
+	    load_sentinels(c, err, errlen) < 0 ||
 	    load_password_cost(c, err, errlen) < 0)
 		return -1;
 	return 0;

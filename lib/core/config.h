@@ -14,7 +14,8 @@ struct tx_config {
 	char jwt_key[512];
 	size_t jwt_key_len;
 	char database_url[1024]; /* <SERVICE>_DATABASE_URL, else DATABASE_URL */
-	const char *redis_url;
+	const char *redis_url; /* REDIS_URL, or a redis-sentinel:// URL built
+				* from REDIS_SENTINELS (sentinel.h) */
 	const char *redis_prefix;
 	const char *template_dir;
 	const char *payment_provider; /* "" when PAYMENT_PROVIDER is unset */
@@ -35,6 +36,9 @@ struct tx_config {
 	long list_cache_max_bytes;  /* tickets: the most the cached pages hold */
 	unsigned long long pw_opslimit; /* PASSWORD_COST=min|owasp */
 	size_t pw_memlimit;
+	long redis_wait_replicas;   /* relay: WAIT for this many replicas */
+	long redis_wait_timeout_ms; /* relay: how long WAIT may take */
+	char redis_sentinel_url[1536];
 };
 
 /* service: upper-case prefix for the per-service database URL ("AUTH"),

@@ -8,6 +8,7 @@
 #include "mem.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct tx_db {
 	size_t nprepared;
 	int64_t last_attempt_us;
 	bool in_tx;
+	bool refused; /* the last failure: 25006, the statement did not run */
 	char sqlstate[8];
 	char constraint[64];
 };
@@ -56,12 +58,29 @@ void tx_db_free(struct tx_db *db)
 	free(db);
 }
 
+/* Our defaults come before the caller's conninfo (expanded from "dbname"),
+ * which overrides any of them. A read-write session on whichever listed
+ * host is the primary; a dead host costs 2 s at connect; an established
+ * connection to a host that vanished (no RST: a partition, a powered-off
+ * machine) is declared dead within about 5 s: a request it carries stays
+ * unacknowledged for 3 s (tcp_user_timeout), or, idle or waiting for an
+ * answer, keepalive probes from 2 s on go unanswered for 3 s. Unix sockets
+ * ignore the TCP settings. */
+static PGconn *connect_with_defaults(const char *conninfo)
+{
+	static const char *const keys[] = {
+		"connect_timeout", "target_session_attrs", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+		"tcp_user_timeout", "dbname", NULL
+	};
+	const char *vals[] = { "2", "read-write", "1", "2", "1", "3", "3000",
+			       conninfo, NULL };
+	return PQconnectdbParams(keys, vals, 1);
+}
+
 static int open_conn(struct tx_db *db, char *err, size_t errlen)
 {
-	static const char *const keys[] = { "dbname", "connect_timeout",
-					    "keepalives_idle", NULL };
-	const char *vals[] = { db->conninfo, "2", "30", NULL };
-	db->conn = PQconnectdbParams(keys, vals, 1);
+	db->conn = connect_with_defaults(db->conninfo);
 	db->last_attempt_us = tx_now_us(); /* after: an attempt can take 2 s */
 	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
 		PQsetNoticeProcessor(db->conn, quiet_notice, NULL);
@@ -81,11 +100,27 @@ int tx_db_connect(struct tx_db *db, char *err, size_t errlen)
 	return open_conn(db, err, errlen);
 }
 
+/* Whether the server has hung up on an idle connection (a restart, a
+ * failover, pg_terminate_backend): it sent its FATAL, then closes, so
+ * there is something to read where nothing is expected (we LISTEN to
+ * nothing; the FATAL may come well before the close, so any byte counts).
+ * Checked before the first statement outside a transaction, this lets a
+ * statement go to a fresh connection before it was ever sent, instead of
+ * failing or being sent twice. */
+static bool hung_up(PGconn *conn)
+{
+	struct pollfd p = { .fd = PQsocket(conn), .events = POLLIN };
+	return poll(&p, 1, 0) != 0; /* readable, closed, or an error */
+}
+
 /* Up, or one connection attempt per RECONNECT_INTERVAL_US at most. */
 static int ensure(struct tx_db *db, char *err, size_t errlen)
 {
-	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
-		return 0;
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK) {
+		if (db->in_tx || !hung_up(db->conn))
+			return 0;
+		db->last_attempt_us = 0; /* it hung up: reconnect at once */
+	}
 	drop(db);
 	if (tx_now_us() - db->last_attempt_us < RECONNECT_INTERVAL_US) {
 		snprintf(err, errlen, "database unavailable (retrying shortly)");
@@ -115,7 +150,11 @@ static int map_sqlstate(const char *st)
 	return -TX_E_INTERNAL;
 }
 
-/* Classify a failed result (r may be NULL); fills the error texts. */
+/* Classify a failed result (r may be NULL); fills the error texts. A
+ * connection that is gone, or that reached a server which no longer takes
+ * writes (25006: a demoted primary, a standby), is dropped, and the next
+ * statement connects afresh to whichever host is the primary now;
+ * db->refused tells whether the statement surely did not run (25006). */
 static int failure(struct tx_db *db, PGresult *r, char *err, size_t errlen)
 {
 	const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
@@ -124,7 +163,9 @@ static int failure(struct tx_db *db, PGresult *r, char *err, size_t errlen)
 	snprintf(db->constraint, sizeof(db->constraint), "%s", cn ? cn : "");
 	snprintf(err, errlen, "%s %s", st ? st : "-",
 		 r ? PQresultErrorMessage(r) : PQerrorMessage(db->conn));
-	bool lost = !r || PQstatus(db->conn) != CONNECTION_OK;
+	db->refused = strcmp(db->sqlstate, "25006") == 0;
+	bool lost = !r || PQstatus(db->conn) != CONNECTION_OK || db->refused ||
+		    starts(db->sqlstate, "08") || starts(db->sqlstate, "57P");
 	if (r)
 		PQclear(r);
 	if (lost) {
@@ -176,16 +217,23 @@ static int prepare(struct tx_db *db, const struct tx_stmt *st, char name[8],
 	return 0;
 }
 
+/* One try. *sent: whether the statement itself went to the server (a
+ * failure before that, connecting or preparing, ran nothing). planned:
+ * sent with its parameters and planned for them (PQexecParams) instead
+ * of through the connection's prepared statement. */
 static int exec_once(struct tx_db *db, const struct tx_stmt *st, bool planned,
 		     const char *const *params, PGresult **out, char *err,
-		     size_t errlen)
+		     size_t errlen, bool *sent)
 {
 	char name[8];
+	*sent = false;
+	db->refused = false;
 	int rc = ensure(db, err, errlen);
 	if (rc == 0 && !planned)
 		rc = prepare(db, st, name, err, errlen);
 	if (rc < 0)
 		return rc;
+	*sent = true;
 	PGresult *r = planned ? PQexecParams(db->conn, st->sql, st->nparams, NULL,
 					     params, NULL, NULL, 0)
 			      : PQexecPrepared(db->conn, name, st->nparams, params,
@@ -201,19 +249,37 @@ static void clear_result(void *r)
 	PQclear(r);
 }
 
+TX_STMT(SQL_BEGIN, 0, "BEGIN");
+TX_STMT(SQL_COMMIT, 0, "COMMIT");
+
+/* Whether a statement that failed with its connection gone may go again,
+ * once, on a fresh connection: only if it surely did not take effect.
+ * Outside a transaction that is a statement never sent (the connection
+ * died while preparing it), one refused as read-only (25006: it ran
+ * nothing), or a BEGIN. Anything else that was sent may have committed
+ * (a COMMIT, or a write in autocommit, whose answer was lost): the
+ * caller answers 503 and the client decides, never a silent second run. */
+static bool may_repeat(const struct tx_db *db, const struct tx_stmt *st,
+		       bool in_tx, bool sent)
+{
+	if (in_tx || db->conn) /* in a transaction, or not a lost connection */
+		return false;
+	return !sent || db->refused || st == &SQL_BEGIN;
+}
+
 static int exec(struct tx_ctx *ctx, const struct tx_stmt *st, bool planned,
 		const char *const *params, PGresult **out)
 {
 	struct tx_db *db = ctx->db;
 	PGresult *r = NULL;
-	bool in_tx = db->in_tx;
+	bool in_tx = db->in_tx, sent;
 	db->sqlstate[0] = db->constraint[0] = '\0';
 	int rc = exec_once(db, st, planned, params, &r, ctx->db_error,
-			   sizeof(ctx->db_error));
-	if (rc == -TX_E_UNAVAILABLE && !in_tx && !db->conn &&
-	    db->last_attempt_us == 0) /* lost (failure()), not refused */
+			   sizeof(ctx->db_error), &sent);
+	if (rc == -TX_E_UNAVAILABLE && db->last_attempt_us == 0 &&
+	    may_repeat(db, st, in_tx, sent))
 		rc = exec_once(db, st, planned, params, &r, ctx->db_error,
-			       sizeof(ctx->db_error));
+			       sizeof(ctx->db_error), &sent);
 	if (rc < 0)
 		return rc;
 	ctx->db_error[0] = '\0';
@@ -248,9 +314,6 @@ int tx_db_one(struct tx_ctx *ctx, const struct tx_stmt *st,
 		*out = r;
 	return 0;
 }
-
-TX_STMT(SQL_BEGIN, 0, "BEGIN");
-TX_STMT(SQL_COMMIT, 0, "COMMIT");
 
 int tx_db_begin(struct tx_ctx *ctx)
 {

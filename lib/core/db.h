@@ -8,6 +8,7 @@
  * Failure mapping (the log gets the SQLSTATE and libpq message through
  * ctx->db_error; the client never sees them):
  *   connection lost / server down / 57P0x  -> -TX_E_UNAVAILABLE (503)
+ *   25006 read-only (demoted primary)      -> -TX_E_UNAVAILABLE (503)
  *   class 22 (data exception: malformed uuid, bad number)  -> BAD_REQUEST
  *   23505 unique violation                 -> -TX_E_CONFLICT
  *   23514 check violation, 23502 not null  -> BAD_REQUEST
@@ -17,8 +18,25 @@
  * A lost connection is re-established by itself: each call first makes
  * sure the connection is up (at most one attempt per second, connect
  * timeout 2 s, so a database that is down costs a request milliseconds,
- * not a hang); a statement that fails because the connection dropped,
- * outside a transaction, is retried once on a fresh connection.
+ * not a hang). Before the first statement outside a transaction it also
+ * looks whether the server hung up on the idle connection (a restart, a
+ * failover): then the statement goes to a fresh connection, never having
+ * been sent on the dead one.
+ *
+ * Failover. The conninfo may list several hosts ("host=pg1,pg2
+ * port=5432,5432 ..."): every connection asks for a read-write session
+ * (target_session_attrs=read-write unless the conninfo says otherwise), so
+ * after a promotion the next connect finds the new primary. A connection
+ * that lands on a server which no longer takes writes (25006, a demoted
+ * primary) is dropped like a lost one. Defaults, all overridable in the
+ * conninfo: connect_timeout=2, keepalives every second after 2 s idle, and
+ * tcp_user_timeout=3000, so a vanished host is noticed in about 5 s.
+ *
+ * Nothing that may have taken effect is sent twice: a statement whose
+ * connection died after it was sent (a COMMIT, a write in autocommit)
+ * answers -TX_E_UNAVAILABLE (503) at once, its outcome unknown; only a
+ * statement that surely did not run (never sent, refused with 25006, or a
+ * BEGIN) is tried once more on a fresh connection.
  */
 #ifndef TX_DB_H
 #define TX_DB_H

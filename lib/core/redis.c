@@ -2,7 +2,9 @@
  * and self-healing reconnects; see redis.h. */
 #include "redis.h"
 #include "config.h"
+#include "log.h"
 #include "mem.h"
+#include "sentinel.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +12,9 @@
 #include <string.h>
 
 #define CONNECT_TIMEOUT_MS 2000
+/* Sentinel mode: how often a connection is checked against the sentinels
+ * (see follow_failover). */
+#define RECHECK_US 1000000
 
 struct tx_redis {
 	redisContext *c;
@@ -22,6 +27,8 @@ struct tx_redis {
 	int cmd_timeout_ms;
 	int pending; /* pipelined replies not yet read */
 	char error[256];
+	struct tx_sentinels *sentinels; /* NULL: one Redis at host:port */
+	int64_t checked_us;		/* sentinel mode: the last check */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -129,15 +136,25 @@ struct tx_redis *tx_redis_new(const char *url, const char *prefix,
 			      int cmd_timeout_ms, char *err, size_t errlen)
 {
 	struct tx_redis *r = tx_xcalloc(1, sizeof(*r));
+	char plain[1024];
+	if (tx_sentinel_is_url(url)) {
+		r->sentinels = tx_xcalloc(1, sizeof(*r->sentinels));
+		if (tx_sentinel_parse_url(url, r->sentinels, plain, sizeof(plain),
+					  err, errlen) < 0) {
+			tx_redis_free(r);
+			return NULL;
+		}
+		url = plain; /* its credentials and database */
+	}
 	if (parse_url(r, url) < 0) {
 		snprintf(err, errlen,
 			 "REDIS_URL must be redis://[[user]:password@]host[:port][/db]");
-		free(r);
+		tx_redis_free(r);
 		return NULL;
 	}
 	if (strlen(prefix) >= sizeof(r->prefix)) {
 		snprintf(err, errlen, "REDIS_PREFIX too long");
-		free(r);
+		tx_redis_free(r);
 		return NULL;
 	}
 	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
@@ -158,6 +175,9 @@ void tx_redis_free(struct tx_redis *r)
 	if (!r)
 		return;
 	drop(r);
+	if (r->sentinels)
+		tx_sentinels_release(r->sentinels);
+	free(r->sentinels);
 	free(r);
 }
 
@@ -183,6 +203,72 @@ int tx_redis_key(const struct tx_redis *r, const char *name, char *out,
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+/* ---- Sentinel (sentinel.h) ------------------------------------------------ */
+
+/* The master's address from the sentinels into host and port. */
+static int locate_master(struct tx_redis *r)
+{
+	char err[sizeof(r->error)];
+	if (tx_sentinel_master(r->sentinels, r->user, r->password, r->host,
+			       sizeof(r->host), &r->port, err, sizeof(err)) < 0) {
+		set_error(r, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The node we reached must be a master: a sentinel may not know of a
+ * failover yet, and an old master restarted from its own configuration
+ * would take writes that its resync later throws away. */
+static int verify_master(struct tx_redis *r)
+{
+	char err[sizeof(r->error)];
+	if (tx_sentinel_check_master(r->c, r->host, r->port, err, sizeof(err)) < 0) {
+		set_error(r, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Before a command, at most once a second: if the sentinels now name
+ * another master, drop this connection. A master that died is noticed
+ * anyway (I/O errors), but one that is merely replaced (a switchover, a
+ * partition that heals) keeps taking writes until the sentinels get round
+ * to demoting it, about ten seconds later, and its resync then throws
+ * those writes away. One question on the connection kept to a sentinel;
+ * when none answers, the connection is kept. */
+static void follow_failover(struct tx_redis *r)
+{
+	char host[sizeof(r->host)], err[sizeof(r->error)];
+	int port;
+	if (!r->sentinels || !r->c || r->pending ||
+	    tx_now_us() - r->checked_us < RECHECK_US)
+		return;
+	r->checked_us = tx_now_us();
+	if (tx_sentinel_master(r->sentinels, r->user, r->password, host, sizeof(host),
+			       &port, err, sizeof(err)) == 0 &&
+	    (port != r->port || strcmp(host, r->host) != 0))
+		drop(r);
+}
+
+/* Error replies that mean "not the master (any more)": a write on a
+ * replica, a node loading its data, a replica cut off from its master, a
+ * blocked command ended by a role change. The connection is dropped and
+ * the call fails as if it were lost; the next one finds the master. */
+static bool moved_on(struct tx_redis *r, redisReply *rep)
+{
+	static const char *const codes[] = { "READONLY", "LOADING", "MASTERDOWN",
+					     "UNBLOCKED" };
+	for (size_t i = 0; i < sizeof(codes) / sizeof(*codes); i++)
+		if (tx_redis_is_error(rep, codes[i])) {
+			set_error(r, "redis: %s", rep->str);
+			freeReplyObject(rep);
+			drop(r);
+			return true;
+		}
+	return false;
+}
+
 /* A setup command (AUTH, SELECT) on a fresh connection; 0 or -1. */
 static int setup_cmd(struct tx_redis *r, int argc, const char **argv)
 {
@@ -198,6 +284,8 @@ static int setup_cmd(struct tx_redis *r, int argc, const char **argv)
 static int open_conn(struct tx_redis *r)
 {
 	char db[16];
+	if (r->sentinels && locate_master(r) < 0)
+		return -1;
 	r->c = redisConnectWithTimeout(r->host, r->port, ms_tv(CONNECT_TIMEOUT_MS));
 	if (!r->c || r->c->err) {
 		set_error(r, "connect %s:%d: %s", r->host,
@@ -216,16 +304,18 @@ static int open_conn(struct tx_redis *r)
 	const char *sel[] = { "SELECT", db };
 	if ((r->password[0] &&
 	     (r->user[0] ? setup_cmd(r, 3, auth) : setup_cmd(r, 2, auth1)) < 0) ||
-	    setup_cmd(r, 2, sel) < 0) {
+	    setup_cmd(r, 2, sel) < 0 || (r->sentinels && verify_master(r) < 0)) {
 		drop(r);
 		return -1;
 	}
 	r->error[0] = '\0';
+	r->checked_us = tx_now_us();
 	return 0;
 }
 
 int tx_redis_connect(struct tx_redis *r)
 {
+	follow_failover(r);
 	return r->c ? 0 : open_conn(r);
 }
 
@@ -245,6 +335,8 @@ redisReply *tx_redis_cmd(struct tx_redis *r, int argc, const char **argv,
 	redisReply *rep = redisCommandArgv(r->c, argc, argv, lens);
 	if (!rep)
 		io_failed(r);
+	else if (moved_on(r, rep))
+		return NULL;
 	return rep;
 }
 
@@ -271,7 +363,27 @@ redisReply *tx_redis_get_reply(struct tx_redis *r)
 		return NULL;
 	}
 	r->pending--;
-	return rep;
+	return moved_on(r, rep) ? NULL : rep;
+}
+
+int tx_redis_wait(struct tx_redis *r, int replicas, int timeout_ms)
+{
+	char n[16], ms[16];
+	snprintf(n, sizeof(n), "%d", replicas);
+	snprintf(ms, sizeof(ms), "%d", timeout_ms);
+	if (!r->c) { /* WAIT on a new connection confirms nothing */
+		set_error(r, "WAIT: not connected");
+		return -1;
+	}
+	const char *argv[] = { "WAIT", n, ms };
+	redisReply *rep = tx_redis_cmd(r, 3, argv, NULL);
+	if (!rep)
+		return -1;
+	int got = rep->type == REDIS_REPLY_INTEGER ? (int)rep->integer : -1;
+	if (got < 0)
+		set_error(r, "WAIT: %s", rep->str ? rep->str : "unexpected reply");
+	freeReplyObject(rep);
+	return got;
 }
 
 bool tx_redis_is_error(const redisReply *reply, const char *code)

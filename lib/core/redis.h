@@ -9,10 +9,17 @@
  * reconnect; we set it again every time), authenticates (AUTH user password
  * for an ACL user, AUTH password without one) and SELECTs the database.
  *
+ * With Sentinel the URL is redis-sentinel://host:port,...[/db]#master
+ * (sentinel.h): each connection first asks the sentinels where the master
+ * is and checks with ROLE that it is one; before a command, at most once
+ * a second, it asks again and moves if the master has changed.
+ *
  * Commands are argv vectors with explicit lengths (binary safe). An I/O
  * failure (server gone, timeout) drops the connection: the call returns
- * NULL and the next call connects again. A NULL reply therefore means
- * "Redis unavailable, back off and retry"; a reply of type
+ * NULL and the next call connects again. So do the error replies of a
+ * node that is not the master (any more): READONLY, LOADING, MASTERDOWN,
+ * UNBLOCKED, with the reply's text in tx_redis_error. A NULL reply
+ * therefore means "Redis unavailable, back off and retry"; a reply of type
  * REDIS_REPLY_ERROR is Redis's own answer (NOGROUP, BUSYGROUP, WRONGTYPE).
  * Replies are the caller's to freeReplyObject().
  *
@@ -55,6 +62,12 @@ redisReply *tx_redis_cmd(struct tx_redis *r, int argc, const char **argv,
 int tx_redis_append(struct tx_redis *r, int argc, const char **argv,
 		    const size_t *lens);
 redisReply *tx_redis_get_reply(struct tx_redis *r);
+
+/* WAIT replicas timeout_ms: how many replicas have acknowledged this
+ * connection's writes so far (WAIT counts from the last write on the same
+ * connection: call it right after the writes, before anything else
+ * reconnects), or -1 (not connected, I/O error; tx_redis_error says). */
+int tx_redis_wait(struct tx_redis *r, int replicas, int timeout_ms);
 
 /* reply is an error whose text starts with code ("NOGROUP"). */
 bool tx_redis_is_error(const redisReply *reply, const char *code);

@@ -233,6 +233,32 @@ static int xadd_rows(struct tx_relay *r, PGresult *res)
 	return xadd_replies(r, n);
 }
 
+/* Redis replicates asynchronously: a master that dies right after an XADD
+ * may take the entry with it, and the replica promoted in its place never
+ * had it. With REDIS_WAIT_REPLICAS, a batch counts as published only once
+ * WAIT says that many replicas have every entry of it (WAIT counts this
+ * connection's writes); otherwise the batch rolls back and is sent again
+ * later, so its entries may reach the stream twice: consumers dedupe by
+ * event id. WAIT is no consensus (Sentinel may still promote a replica
+ * that missed a write), but it closes the common window. */
+static int confirm_replicated(struct tx_relay *r)
+{
+	long want = r->cfg->redis_wait_replicas;
+	if (want <= 0)
+		return 0;
+	int got = tx_redis_wait(r->redis, (int)want, (int)r->cfg->redis_wait_timeout_ms);
+	if (got < 0) {
+		set_error(r, "WAIT: %s", tx_redis_error(r->redis));
+		return -TX_E_UNAVAILABLE;
+	}
+	if (got < want) {
+		set_error(r, "WAIT: %d of %ld replicas in %ld ms; not published, "
+			  "will be sent again", got, want, r->cfg->redis_wait_timeout_ms);
+		return -TX_E_UNAVAILABLE;
+	}
+	return 0;
+}
+
 /* "{1,2,3}": the ids of res as a Postgres array literal. */
 static const char *id_array(struct tx_relay *r, PGresult *res)
 {
@@ -259,6 +285,8 @@ static int publish_locked(struct tx_relay *r, size_t *published)
 		return 0;
 	TX_FAILPOINT("relay_before_xadd");
 	rc = xadd_rows(r, res);
+	if (rc == 0)
+		rc = confirm_replicated(r);
 	if (rc < 0)
 		return rc;
 	TX_FAILPOINT("relay_after_xadd");

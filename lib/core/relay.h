@@ -5,8 +5,11 @@
  *     SELECT ... WHERE published_at IS NULL ORDER BY id LIMIT n
  *         FOR UPDATE SKIP LOCKED;
  *     XADD <prefix><subject> * id <event_id> data <data>   (pipelined)
+ *     WAIT n ms                                (REDIS_WAIT_REPLICAS=n > 0)
  *     UPDATE ... SET published_at = now() WHERE id = ANY(ids); COMMIT
- * If Redis fails the transaction rolls back and the rows stay unpublished.
+ * If Redis fails, or WAIT counts fewer than n replicas within
+ * REDIS_WAIT_TIMEOUT_MS, the transaction rolls back and the rows stay
+ * unpublished (their entries are sent again: a replica may not have them).
  * If the process dies after the XADDs and before the COMMIT, the rows are
  * published again later: delivery is at least once and consumers dedupe by
  * event id. Any number of relays may run on one schema at once.

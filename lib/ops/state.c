@@ -229,6 +229,12 @@ static void group_lag(struct tx_ctx *ctx, struct ops_state *st, const char *key,
 		load_pending_range(ctx, st, key, g);
 	uint64_t oldest = g->pending > 0 ? id_ms(g->oldest_pending) : 0;
 	uint64_t next = g->lag != 0 ? first_undelivered_ms(ctx, st, key, g) : 0;
+	/* Nothing after the last delivered id: Redis's count is off. It
+	 * counts the entries the group read on this server; a group carried
+	 * over a Sentinel failover (or a restart) may have read some on the
+	 * old master, so the count stays high though all is delivered. */
+	if (g->lag != 0 && next == 0)
+		g->lag = 0;
 	if (next && (!oldest || next < oldest))
 		oldest = next;
 	if (oldest && (int64_t)oldest < ctx->now_ms)

@@ -4,8 +4,9 @@
 // tests/fakes/http_fixture.mjs).
 //
 //   node tests/fakes/fake_stripe.mjs PORTFILE [KEY]
-// listens on 127.0.0.1 (a free port, written to PORTFILE once listening);
-// KEY (default sk_test_fake) is the only accepted secret key.
+// listens on 127.0.0.1 (FAKE_STRIPE_HOST if set: an address the app hosts
+// of scripts/failover.sh reach) on a free port, written to PORTFILE once
+// listening; KEY (default sk_test_fake) is the only accepted secret key.
 //
 // It checks what Stripe checks: Authorization: Bearer KEY (401 otherwise),
 // a form-encoded body, amount a positive integer (>= 50: amount_too_small),
@@ -159,7 +160,7 @@ const server = http.createServer((req, res) => {
   });
 });
 
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, process.env.FAKE_STRIPE_HOST || '127.0.0.1', () => {
   const { port } = server.address();
   if (portFile) fs.writeFileSync(portFile + '.tmp', String(port)), fs.renameSync(portFile + '.tmp', portFile);
   else console.log(port);

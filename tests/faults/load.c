@@ -21,7 +21,9 @@
  *   load: requests=N get=N get_ok=N get_fail=N post=N post_5xx=N
  *         transport=N tickets=N orders=N paid=N 5xx=N 4xx=N
  * (one line). Exit 0 unless the program itself could not run. Environment:
- * TEST_BASE_URL, JWT_KEY.
+ * TEST_BASE_URL, JWT_KEY, and LOAD_TIMELINE: a file that gets a line per
+ * request, "<unix time, s.ms> <method> <status>" (scripts/failover.sh
+ * measures outages with it).
  */
 #include "../http/client.h"
 
@@ -53,7 +55,7 @@ static const char *const counter_names[C__MAX] = {
 static atomic_long counters[C__MAX];
 
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
-static FILE *record;
+static FILE *record, *timeline;
 static const char *tag;
 static double deadline;
 
@@ -89,6 +91,14 @@ static long call(const char *method, const char *path, const char *body,
 	struct tc_opts o = { body ? "application/json" : NULL, body, 0, cookie, NULL };
 	bool get = strcmp(method, "GET") == 0;
 	tc_request(method, path, &o, out);
+	if (timeline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		pthread_mutex_lock(&record_lock);
+		fprintf(timeline, "%lld.%03ld %s %ld\n", (long long)ts.tv_sec,
+			ts.tv_nsec / 1000000, method, out->status);
+		pthread_mutex_unlock(&record_lock);
+	}
 	atomic_fetch_add(&counters[C_REQ], 1);
 	atomic_fetch_add(&counters[get ? C_GET : C_POST], 1);
 	long st = out->status;
@@ -235,6 +245,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	tag = argv[4];
+	const char *tl = getenv("LOAD_TIMELINE");
+	if (tl && *tl && !(timeline = fopen(tl, "a"))) {
+		perror(tl);
+		return 1;
+	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	deadline = now_s() + (double)secs;
 	struct worker w[MAX_THREADS];
@@ -260,6 +275,8 @@ int main(int argc, char **argv)
 	for (long i = 0; i < made; i++)
 		free(w[i].cookie);
 	fclose(record);
+	if (timeline)
+		fclose(timeline);
 	curl_global_cleanup();
 	return started == nthreads ? 0 : 1;
 }

@@ -7,6 +7,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,8 @@ TX_STMT(SQL_BACKEND_ALIVE, 1,
 TX_STMT(SQL_ROW_INSERT, 2, "INSERT INTO public.tx_db_test (tag, v) VALUES ($1, $2)");
 TX_STMT(SQL_ROW_COUNT, 1, "SELECT count(*) FROM public.tx_db_test WHERE tag = $1");
 TX_STMT(SQL_ROW_DELETE, 1, "DELETE FROM public.tx_db_test WHERE tag = $1");
+TX_STMT(SQL_ROW_INSERT_SLOW, 2,
+	"INSERT INTO public.tx_db_test (tag, v) SELECT $1, $2 FROM pg_sleep(1)");
 
 #define TEMP_TABLE                                                         \
 	"SET client_min_messages = warning;"                               \
@@ -332,7 +335,8 @@ START_TEST(db_reconnects_after_terminate)
 	long pid = backend_pid(&a);
 	ck_assert_int_gt(pid, 0);
 	kill_backend(pid);
-	/* Transparent: reconnect, prepare again, retry once. */
+	/* Transparent: the idle connection is seen to be closed before the
+	 * statement is sent; it goes to a new connection, prepared again. */
 	long pid2 = backend_pid(&a);
 	ck_assert_int_gt(pid2, 0);
 	ck_assert_int_ne(pid2, pid);
@@ -360,6 +364,85 @@ START_TEST(db_lost_in_transaction_is_unavailable)
 	ck_assert_int_ne(backend_pid(&a), pid);
 	ck_assert_int_eq(tx_db_begin(&a), 0);
 	ck_assert_int_eq(tx_db_commit(&a), 0);
+}
+END_TEST
+
+/* Terminates backend pid (a string) once it sleeps in pg_sleep. */
+static void *terminate_when_sleeping(void *arg)
+{
+	PGconn *c = PQconnectdb(conninfo());
+	const char *p[] = { arg };
+	for (int i = 0; i < 300 && PQstatus(c) == CONNECTION_OK; i++) {
+		PGresult *r = PQexecParams(c, "SELECT pg_terminate_backend(pid) FROM "
+					   "pg_stat_activity WHERE pid = $1::int AND "
+					   "wait_event = 'PgSleep'", 1, NULL, p, NULL, NULL, 0);
+		int done = PQntuples(r);
+		PQclear(r);
+		if (done)
+			break;
+		usleep(10000);
+	}
+	PQfinish(c);
+	return NULL;
+}
+
+/* A write in autocommit whose connection dies while it runs may or may not
+ * have committed: 503 at once, and it is never sent a second time. (It
+ * used to be, silently, on a fresh connection.) */
+START_TEST(db_lost_write_is_not_repeated)
+{
+	const char *const t[] = { tag };
+	char pid[24];
+	struct timespec t0;
+	snprintf(pid, sizeof(pid), "%ld", backend_pid(&a));
+	pthread_t th;
+	ck_assert_int_eq(pthread_create(&th, NULL, terminate_when_sleeping, pid), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = tx_db_exec(&a, &SQL_ROW_INSERT_SLOW, (const char *const[]){ tag, "1" },
+			    NULL);
+	double took = seconds_since(&t0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(rc, -TX_E_UNAVAILABLE);
+	ck_assert_msg(took < 0.9, "took %.3f s: the write ran again", took);
+	usleep(1200000); /* a second run, had there been one, is done by now */
+	ck_assert_int_eq(count(&b, &SQL_ROW_COUNT, t), 0);
+	/* and the next statement gets a new connection */
+	ck_assert_int_eq(tx_db_exec(&a, &SQL_ROW_INSERT, (const char *const[]){ tag, "2" },
+				    NULL), 0);
+	ck_assert_int_eq(count(&b, &SQL_ROW_COUNT, t), 1);
+	ck_assert_int_eq(tx_db_exec(&b, &SQL_ROW_DELETE, t, NULL), 0);
+}
+END_TEST
+
+/* A session that no longer takes writes (a demoted primary answers
+ * 25006) is dropped, not kept: a refused write in autocommit ran nothing,
+ * so it goes once more on a fresh (read-write) connection; inside a
+ * transaction the work is lost: 503, and the next one starts afresh. */
+START_TEST(db_read_only_session_is_dropped)
+{
+	const char *const t[] = { tag };
+	const char *ro = "SET default_transaction_read_only = on";
+	long pid = backend_pid(&a);
+	ck_assert_int_eq(tx_db_exec_script(a.db, ro), 0);
+	ck_assert_int_eq(tx_db_exec(&a, &SQL_ROW_INSERT, (const char *const[]){ tag, "1" },
+				    NULL), 0);
+	ck_assert_int_ne(backend_pid(&a), pid);
+	ck_assert_int_eq(count(&b, &SQL_ROW_COUNT, t), 1);
+
+	pid = backend_pid(&a);
+	ck_assert_int_eq(tx_db_exec_script(a.db, ro), 0);
+	ck_assert_int_eq(tx_db_begin(&a), 0);
+	ck_assert_int_eq(tx_db_exec(&a, &SQL_ROW_INSERT, (const char *const[]){ tag, "2" },
+				    NULL), -TX_E_UNAVAILABLE);
+	ck_assert_str_eq(tx_db_sqlstate(a.db), "25006");
+	tx_db_rollback(&a);
+	ck_assert_int_eq(tx_db_begin(&a), 0);
+	ck_assert_int_eq(tx_db_exec(&a, &SQL_ROW_INSERT, (const char *const[]){ tag, "3" },
+				    NULL), 0);
+	ck_assert_int_eq(tx_db_commit(&a), 0);
+	ck_assert_int_ne(backend_pid(&a), pid);
+	ck_assert_int_eq(count(&b, &SQL_ROW_COUNT, t), 2);
+	ck_assert_int_eq(tx_db_exec(&b, &SQL_ROW_DELETE, t, NULL), 0);
 }
 END_TEST
 
@@ -457,6 +540,8 @@ Suite *suite_db(void)
 	tcase_add_test(tc, db_commit_after_error_fails_first_tx);
 	tcase_add_test(tc, db_reconnects_after_terminate);
 	tcase_add_test(tc, db_lost_in_transaction_is_unavailable);
+	tcase_add_test(tc, db_lost_write_is_not_repeated);
+	tcase_add_test(tc, db_read_only_session_is_dropped);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("down");

@@ -5,6 +5,7 @@
 #include "core/config.h"
 #include "core/consumer.h"
 #include "core/db.h"
+#include "core/errors.h"
 #include "core/events.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -356,6 +357,41 @@ START_TEST(redis_down_leaves_rows_unpublished)
 }
 END_TEST
 
+/* REDIS_WAIT_REPLICAS=1 on a Redis without a replica (the test stack's):
+ * WAIT times out, so the batch is not published though its entries were
+ * added; sent again (once the replica condition is dropped here), the
+ * stream holds each event twice and the consumer applies it once. */
+START_TEST(wait_timeout_leaves_rows_unpublished)
+{
+	evt.cfg.redis_wait_replicas = 1;
+	evt.cfg.redis_wait_timeout_ms = 50;
+	struct tx_relay *r = relay();
+	insert_rows(evt.pg, "ev:a", 2);
+	size_t n = 0;
+	ck_assert_int_eq(tx_relay_publish(r, &n), -TX_E_UNAVAILABLE);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_msg(strstr(tx_relay_error(r), "WAIT: 0 of 1 replicas in 50 ms"), "%s",
+		      tx_relay_error(r));
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.outbox WHERE published_at IS NULL"), 2);
+	ck_assert_int_eq(xlen("ev:a"), 2);
+	evt.cfg.redis_wait_replicas = 0;
+	ck_assert_uint_eq(publish(r), 2);
+	ck_assert_int_eq(xlen("ev:a"), 4);
+
+	char err[256];
+	struct tx_listener ls[] = { { "ev:a", "g1", evt.schema, handler, NULL } };
+	struct tx_consumer *c = tx_consumer_new(&evt.cfg, "g1", ls, 1, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	for (int i = 0; i < 20 && tx_consumer_stats(c)->duplicates < 2; i++)
+		tx_consumer_poll(c, 50);
+	ck_assert_int_eq(tx_consumer_stats(c)->applied, 2);
+	ck_assert_int_eq(tx_consumer_stats(c)->duplicates, 2);
+	ck_assert_int_eq(q_int("SELECT count(*) FROM %s.effects"), 2);
+	tx_consumer_free(c);
+	tx_relay_free(r);
+}
+END_TEST
+
 Suite *suite_relay(void)
 {
 	Suite *s = suite_create("relay");
@@ -365,6 +401,7 @@ Suite *suite_relay(void)
 	tcase_add_test(tc, publishes_in_id_order_and_marks_published);
 	tcase_add_test(tc, rolled_back_insert_publishes_nothing);
 	tcase_add_test(tc, crash_after_xadd_duplicates_and_consumer_applies_once);
+	tcase_add_test(tc, wait_timeout_leaves_rows_unpublished);
 	tcase_add_test(tc, two_relays_publish_each_row_once);
 	tcase_add_test(tc, republish_range_resends);
 	tcase_add_test(tc, cleanup_deletes_old_published_rows_only);
